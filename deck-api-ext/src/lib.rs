@@ -1,0 +1,2 @@
+//! Placeholder.
+pub use deck_api as api;

@@ -1,0 +1,122 @@
+//! `cargo xtask regen`: the stored Deck OpenAPI document → the generated `deck-api` client.
+//!
+//! The pipeline is a set of pure functions so the binary, the snapshot tests and the freshness
+//! test share one path: [`load_spec`] (upstream JSON + `spec/additions` + `spec/fixes`) →
+//! [`convert::convert`] (3.1 → the 3.0 subset progenitor takes) → [`generate::generate`]
+//! (progenitor + prettyplease, with a do-not-edit header).
+
+pub mod convert;
+pub mod error;
+pub mod generate;
+pub mod output;
+pub mod overlay;
+
+pub use error::RegenError;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Reads a JSON file; a syntax error names the file, line and column.
+pub fn read_json(path: &Path) -> Result<Value, RegenError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| RegenError::new(path.display().to_string(), format!("cannot read: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| {
+        RegenError::new(
+            path.display().to_string(),
+            format!(
+                "invalid JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+/// Where regen reads from and writes to.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The upstream document (as published).
+    pub spec: PathBuf,
+    /// The directory holding `additions/` and `fixes/`; `None` applies none.
+    pub overlay: Option<PathBuf>,
+    /// The generated Rust file.
+    pub out: PathBuf,
+}
+
+impl Paths {
+    /// The stored spec and the committed output of this workspace, from its root.
+    pub fn workspace(root: &Path) -> Self {
+        Self {
+            spec: root.join("spec/deck-api.json"),
+            overlay: Some(root.join("spec")),
+            out: root.join("deck-api/src/generated.rs"),
+        }
+    }
+}
+
+/// The upstream document with the project's additions and fixes applied.
+#[derive(Debug, Clone)]
+pub struct LoadedSpec {
+    /// The merged 3.1 document.
+    pub spec: Value,
+    /// Warnings: additions or fixes upstream now provides.
+    pub warnings: Vec<String>,
+}
+
+/// Reads the upstream document and applies the overlay directory (if any).
+pub fn load_spec(spec: &Path, overlay: Option<&Path>) -> Result<LoadedSpec, RegenError> {
+    let mut doc = read_json(spec)?;
+    if !doc.is_object() {
+        return Err(RegenError::new(
+            spec.display().to_string(),
+            "expected a JSON object at the top level",
+        ));
+    }
+    match doc.get("openapi").and_then(Value::as_str) {
+        Some(v) if v.starts_with("3.") => {}
+        Some(v) => {
+            return Err(RegenError::new(
+                format!("{}: openapi", spec.display()),
+                format!("unsupported OpenAPI version {v:?} (expected 3.0.x or 3.1.x)"),
+            ));
+        }
+        None => {
+            return Err(RegenError::new(
+                format!("{}: openapi", spec.display()),
+                "missing the `openapi` version field; is this an OpenAPI document?",
+            ));
+        }
+    }
+    let mut warnings = Vec::new();
+    if let Some(dir) = overlay {
+        for file in overlay::read_dir(&dir.join("additions"))? {
+            warnings.extend(overlay::apply_addition(&mut doc, &file)?);
+        }
+        for file in overlay::read_dir(&dir.join("fixes"))? {
+            warnings.extend(overlay::apply_fix(&mut doc, &file)?);
+        }
+    }
+    Ok(LoadedSpec {
+        spec: doc,
+        warnings,
+    })
+}
+
+/// Everything one regen produces, in memory.
+#[derive(Debug, Clone)]
+pub struct Regenerated {
+    /// The formatted Rust source, header included.
+    pub code: String,
+    /// Overlay and conversion warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Runs the whole pipeline in memory.
+pub fn regenerate(paths: &Paths) -> Result<Regenerated, RegenError> {
+    let loaded = load_spec(&paths.spec, paths.overlay.as_deref())?;
+    let converted = convert::convert(loaded.spec);
+    let code = generate::generate(&converted.spec, &paths.spec.display().to_string())?;
+    let mut warnings = loaded.warnings;
+    warnings.extend(converted.warnings);
+    Ok(Regenerated { code, warnings })
+}

@@ -1,0 +1,265 @@
+//! The project's additions and fixes to the published document (`spec/additions/*.json`,
+//! `spec/fixes/*.json`), applied to the upstream JSON before conversion.
+//!
+//! Additions never overwrite upstream: when the published document already has an operation or a
+//! schema an addition provides, the upstream one is kept and a warning names the addition. Fixes
+//! likewise warn when upstream already contains what they would change.
+
+use crate::error::RegenError;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// HTTP methods an OpenAPI path item can hold.
+pub const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// One overlay file, read from disk.
+#[derive(Debug, Clone)]
+pub struct OverlayFile {
+    /// Where it came from (for messages).
+    pub path: PathBuf,
+    /// Its JSON.
+    pub value: Value,
+}
+
+/// Reads every `*.json` file in `dir`, sorted by name; a missing directory holds none.
+pub fn read_dir(dir: &Path) -> Result<Vec<OverlayFile>, RegenError> {
+    let mut paths = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(RegenError::new(dir.display().to_string(), e.to_string())),
+    };
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let value = crate::read_json(&path)?;
+            Ok(OverlayFile { path, value })
+        })
+        .collect()
+}
+
+/// Merges one addition file into `spec`. Returns warnings.
+pub fn apply_addition(spec: &mut Value, file: &OverlayFile) -> Result<Vec<String>, RegenError> {
+    let name = file.path.display().to_string();
+    let mut warnings = Vec::new();
+    let root = as_object_mut(spec, "", &name)?;
+    if let Some(paths) = file.value.get("paths") {
+        let paths = paths
+            .as_object()
+            .ok_or_else(|| RegenError::new(format!("{name}: paths"), "expected an object"))?;
+        let target = entry_object(root, "paths");
+        for (path, item) in paths {
+            let item = item.as_object().ok_or_else(|| {
+                RegenError::new(format!("{name}: paths.{path}"), "expected an object")
+            })?;
+            let target_item = entry_object(target, path);
+            for (method, op) in item {
+                if target_item.contains_key(method) {
+                    warnings.push(format!(
+                        "{name}: upstream already defines {} {path}; keeping upstream, this addition is no longer needed",
+                        method.to_uppercase()
+                    ));
+                } else {
+                    target_item.insert(method.clone(), op.clone());
+                }
+            }
+        }
+    }
+    if let Some(schemas) = file.value.pointer("/components/schemas") {
+        let schemas = schemas.as_object().ok_or_else(|| {
+            RegenError::new(format!("{name}: components.schemas"), "expected an object")
+        })?;
+        let target = entry_object(entry_object(root, "components"), "schemas");
+        for (schema, body) in schemas {
+            if target.contains_key(schema) {
+                warnings.push(format!(
+                    "{name}: upstream already defines schema {schema}; keeping upstream, this addition is no longer needed"
+                ));
+            } else {
+                target.insert(schema.clone(), body.clone());
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+/// Applies one fix file to `spec`. Returns warnings.
+pub fn apply_fix(spec: &mut Value, file: &OverlayFile) -> Result<Vec<String>, RegenError> {
+    let name = file.path.display().to_string();
+    let ops = file
+        .value
+        .get("ops")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            RegenError::new(
+                format!("{name}: ops"),
+                "expected an array of fix operations",
+            )
+        })?;
+    let mut warnings = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let place = format!("{name}: ops[{i}]");
+        let kind = op
+            .get("op")
+            .and_then(Value::as_str)
+            .ok_or_else(|| RegenError::new(&place, "missing \"op\""))?;
+        match kind {
+            "add_parameters" => add_parameters(spec, op, &place, &mut warnings)?,
+            "add_properties" => add_properties(spec, op, &place, &mut warnings)?,
+            "remove_required" => remove_required(spec, op, &place, &mut warnings)?,
+            other => {
+                return Err(RegenError::new(
+                    &place,
+                    format!(
+                        "unknown fix op {other:?} (known: add_parameters, add_properties, remove_required)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+fn str_field<'a>(op: &'a Value, key: &str, place: &str) -> Result<&'a str, RegenError> {
+    op.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| RegenError::new(place, format!("missing string field {key:?}")))
+}
+
+fn add_parameters(
+    spec: &mut Value,
+    op: &Value,
+    place: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(), RegenError> {
+    let path = str_field(op, "path", place)?;
+    let method = str_field(op, "method", place)?;
+    let params = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .ok_or_else(|| RegenError::new(place, "missing array \"parameters\""))?;
+    let operation = spec
+        .get_mut("paths")
+        .and_then(|p| p.get_mut(path))
+        .and_then(|p| p.get_mut(method))
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| {
+            RegenError::new(
+                place,
+                format!("the spec has no operation {} {path}", method.to_uppercase()),
+            )
+        })?;
+    let existing = operation
+        .entry("parameters")
+        .or_insert_with(|| Value::Array(Vec::new()))
+        .as_array_mut()
+        .ok_or_else(|| RegenError::new(place, "operation parameters is not an array"))?;
+    for param in params {
+        let key = (param.get("name"), param.get("in"));
+        if existing.iter().any(|p| (p.get("name"), p.get("in")) == key) {
+            warnings.push(format!(
+                "{place}: upstream {} {path} already has parameter {}; keeping upstream, this fix is no longer needed",
+                method.to_uppercase(),
+                key.0.and_then(Value::as_str).unwrap_or("?")
+            ));
+        } else {
+            existing.push(param.clone());
+        }
+    }
+    Ok(())
+}
+
+fn schema_mut<'a>(
+    spec: &'a mut Value,
+    op: &Value,
+    place: &str,
+) -> Result<(&'a mut Map<String, Value>, String), RegenError> {
+    let name = str_field(op, "schema", place)?.to_string();
+    let schema = spec
+        .pointer_mut(&format!(
+            "/components/schemas/{}",
+            name.replace('~', "~0").replace('/', "~1")
+        ))
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| RegenError::new(place, format!("the spec has no schema {name}")))?;
+    Ok((schema, name))
+}
+
+fn add_properties(
+    spec: &mut Value,
+    op: &Value,
+    place: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(), RegenError> {
+    let props = op
+        .get("properties")
+        .and_then(Value::as_object)
+        .ok_or_else(|| RegenError::new(place, "missing object \"properties\""))?;
+    let (schema, name) = schema_mut(spec, op, place)?;
+    let target = entry_object(schema, "properties");
+    for (prop, body) in props {
+        if target.contains_key(prop) {
+            warnings.push(format!(
+                "{place}: upstream schema {name} already has property {prop}; keeping upstream, this fix is no longer needed"
+            ));
+        } else {
+            target.insert(prop.clone(), body.clone());
+        }
+    }
+    Ok(())
+}
+
+fn remove_required(
+    spec: &mut Value,
+    op: &Value,
+    place: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(), RegenError> {
+    let names = op
+        .get("names")
+        .and_then(Value::as_array)
+        .ok_or_else(|| RegenError::new(place, "missing array \"names\""))?;
+    let (schema, schema_name) = schema_mut(spec, op, place)?;
+    let required = schema.get_mut("required").and_then(Value::as_array_mut);
+    let Some(required) = required else {
+        warnings.push(format!(
+            "{place}: upstream schema {schema_name} has no required list; this fix is no longer needed"
+        ));
+        return Ok(());
+    };
+    for name in names {
+        let before = required.len();
+        required.retain(|r| r != name);
+        if required.len() == before {
+            warnings.push(format!(
+                "{place}: upstream schema {schema_name} no longer requires {name}; this fix is no longer needed"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn as_object_mut<'a>(
+    v: &'a mut Value,
+    path: &str,
+    file: &str,
+) -> Result<&'a mut Map<String, Value>, RegenError> {
+    v.as_object_mut()
+        .ok_or_else(|| RegenError::new(format!("{file}: {path}"), "expected an object"))
+}
+
+/// The object at `key`, created when absent (a non-object is replaced).
+pub fn entry_object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let slot = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut().expect("just made an object")
+}
