@@ -20,6 +20,10 @@ pub mod extraction;
 pub mod storage;
 pub mod task_config;
 
+// Webhook signature verification.
+#[cfg(feature = "webhooks")]
+pub mod webhook;
+
 // The fake Deck server for tests and demos.
 #[cfg(feature = "fake")]
 pub mod fake;
