@@ -1,1 +1,759 @@
-//! (being written)
+//! One error type for every fallible call in this crate: [`Error`], classified by [`ErrorKind`].
+//!
+//! An [`Error`] keeps everything a caller needs to react or report: the HTTP status, every entry of
+//! Deck's `errors` array ([`ApiErrorDetail`]: `type`, `code`, `message`, `field`), the field map of a
+//! 400 validation response, the `request_id`, a `Retry-After` hint, and, when a body could not be
+//! decoded, the JSON path that failed plus a truncated copy of the body. Its `Display` is one line
+//! a user can act on, for example
+//! `listTaskRunStorage: HTTP 404 Not Found: not_found: Task run not found (request_id req_123)`.
+//!
+//! The API key never appears in an error: requests are not stored, and URLs kept by transport
+//! errors lose their query string (pre-signed download URLs carry their signature there).
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use progenitor_client::{ByteStream, ResponseValue};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use crate::retry;
+use crate::trace::operation_name;
+
+/// `Result` with this crate's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Error bodies are read up to this many bytes; Deck's are a few hundred.
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// [`Error::raw_body`] keeps at most this many bytes of an undecodable body.
+const RAW_BODY_SNIPPET: usize = 1024;
+
+/// `Display` quotes at most this many characters of an undecodable body.
+const DISPLAY_SNIPPET: usize = 120;
+
+/// What went wrong, broadly; see [`Error::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Deck answered with a non-success HTTP status ([`Error::status`] says which).
+    Api,
+    /// The request could not be sent or its response not received (DNS, connect, TLS, reset).
+    Transport,
+    /// A connect, read or total timeout elapsed.
+    Timeout,
+    /// A response body did not have the expected shape.
+    Decode,
+    /// The request could not be built from the arguments given.
+    InvalidRequest,
+    /// The client configuration is unusable (missing API key, malformed base URL, ...).
+    Config,
+    /// A paginated listing misbehaved (missing or repeated cursor, ...).
+    Pagination,
+    /// A local file operation failed.
+    Io,
+    /// Downloading a file from its pre-signed URL failed.
+    Download,
+}
+
+impl ErrorKind {
+    fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::Api => "API error",
+            ErrorKind::Transport => "transport error",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Decode => "undecodable response",
+            ErrorKind::InvalidRequest => "invalid request",
+            ErrorKind::Config => "invalid configuration",
+            ErrorKind::Pagination => "pagination error",
+            ErrorKind::Io => "I/O error",
+            ErrorKind::Download => "download failed",
+        }
+    }
+}
+
+/// One entry of the `errors` array of Deck's error envelope
+/// (`{"errors": [{"type", "code", "message", "field"}], "request_id"}`).
+///
+/// Fields missing from the body are empty strings (or `None` for `field`), so a partial envelope
+/// still yields what it has.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ApiErrorDetail {
+    /// The error category, e.g. `request`, `rate_limit`, `api` (`type` in the body).
+    pub error_type: String,
+    /// The machine-readable code, e.g. `input_missing`, `rate_limit_exceeded`.
+    pub code: String,
+    /// The human-readable explanation; do not branch on it.
+    pub message: String,
+    /// The input field that caused the error, when Deck names one.
+    pub field: Option<String>,
+}
+
+/// The error returned by every fallible operation of this crate.
+///
+/// Opaque on purpose: inspect it with the accessors ([`kind`](Self::kind),
+/// [`status`](Self::status), [`code`](Self::code), [`request_id`](Self::request_id), ...) so that
+/// new details can be added without breaking callers.
+pub struct Error(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    kind: ErrorKind,
+    operation: Option<String>,
+    status: Option<StatusCode>,
+    request_id: Option<String>,
+    errors: Vec<ApiErrorDetail>,
+    validation: Option<BTreeMap<String, Vec<String>>>,
+    retry_after: Option<Duration>,
+    /// A one-line description for non-API kinds, or the title of a validation response.
+    message: String,
+    /// For decode errors: the JSON path that failed (`data[3].file_size`).
+    path: Option<String>,
+    raw_body: Option<String>,
+    /// Whether a transport failure may succeed when retried (connect errors, timeouts).
+    transient: bool,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl Error {
+    fn new(kind: ErrorKind, operation: Option<&str>, message: String) -> Self {
+        Error(Box::new(Inner {
+            kind,
+            operation: operation.map(|op| operation_name(op).into_owned()),
+            status: None,
+            request_id: None,
+            errors: Vec::new(),
+            validation: None,
+            retry_after: None,
+            message,
+            path: None,
+            raw_body: None,
+            transient: false,
+            source: None,
+        }))
+    }
+
+    fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.0.source = Some(Box::new(source));
+        self
+    }
+
+    /// The configuration is unusable; `message` says what to fix (and names the setting, e.g.
+    /// `DECK_API_KEY`). It must never contain the key itself.
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config, None, message.into())
+    }
+
+    /// `operation` could not be built: a missing or invalid argument, described by `message`.
+    pub(crate) fn invalid_request(operation: &str, message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidRequest, Some(operation), message.into())
+    }
+
+    /// A response body of `operation` did not decode. `path` is the JSON path that failed
+    /// (`data[3].file_size`, empty for the document root), `message` what was wrong there, and
+    /// `raw_body` the body, of which a truncated copy is kept for [`Error::raw_body`].
+    pub(crate) fn decode(
+        operation: &str,
+        path: String,
+        message: String,
+        raw_body: Option<&[u8]>,
+    ) -> Self {
+        let mut error = Error::new(ErrorKind::Decode, Some(operation), message);
+        error.0.path = Some(path).filter(|p| !p.is_empty() && p != ".");
+        error.0.raw_body = raw_body.map(snippet);
+        error
+    }
+
+    /// Paginating `operation` cannot continue (e.g. `has_more` without a `next_cursor`).
+    pub(crate) fn pagination(operation: &str, message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Pagination, Some(operation), message.into())
+    }
+
+    /// A local file operation failed; `context` names it and the path, e.g.
+    /// `writing /tmp/out/report.pdf.part`.
+    pub(crate) fn io(context: String, source: std::io::Error) -> Self {
+        let message = format!("{context}: {source}");
+        Error::new(ErrorKind::Io, None, message).with_source(source)
+    }
+
+    /// Downloading a file failed; `context` names the file (never its pre-signed URL, whose query
+    /// string is a credential), `message` says what went wrong.
+    pub(crate) fn download(context: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = format!("{}: {}", context.into(), message.into());
+        Error::new(ErrorKind::Download, None, message)
+    }
+
+    /// `operation` failed in transport: connect, TLS, timeout, reset, or reading the body.
+    /// The query string of the URL kept by `source` is removed.
+    pub(crate) fn transport(operation: &str, mut source: reqwest::Error) -> Self {
+        if let Some(url) = source.url_mut() {
+            url.set_query(None);
+            url.set_fragment(None);
+        }
+        let kind = if source.is_timeout() {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Transport
+        };
+        let mut message = source.to_string();
+        if let Some(root) = root_cause(&source) {
+            message.push_str(": ");
+            message.push_str(&root);
+        }
+        let transient = retry::is_transient(&source);
+        let mut error = Error::new(kind, Some(operation), message).with_source(source);
+        error.0.transient = transient;
+        error
+    }
+
+    /// Builds the error for a non-success `response` of `operation`, reading (at most 64 KiB of)
+    /// its body: Deck's error envelope (an `errors` array and a `request_id`) or the 400
+    /// validation shape (an `errors` object of field → messages). The status, the request id
+    /// (body, else the `x-request-id` header) and `Retry-After` are kept. An undecodable body is
+    /// kept, truncated, in [`Error::raw_body`].
+    pub(crate) async fn from_response(operation: &str, response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = read_capped(response).await;
+        Error::from_parts(operation, status, &headers, &body)
+    }
+
+    /// Converts the error of a generated operation. Error bodies, which the generated client hands
+    /// over as raw bytes, are decoded as in [`Error::from_response`]. For a 2xx body that failed
+    /// to decode, prefer `Deck::send`, which knows the expected type and so can name the JSON path.
+    pub(crate) async fn from_progenitor(
+        operation: &str,
+        error: progenitor_client::Error<ByteStream>,
+    ) -> Self {
+        use progenitor_client::Error as P;
+        match error {
+            P::InvalidRequest(message) => Error::invalid_request(operation, message),
+            P::CommunicationError(e) | P::InvalidUpgrade(e) | P::ResponseBodyError(e) => {
+                Error::transport(operation, e)
+            }
+            P::ErrorResponse(value) => Error::from_response_value(operation, value).await,
+            P::InvalidResponsePayload(body, e) => Error::decode(
+                operation,
+                String::new(),
+                strip_position(&e.to_string()).to_owned(),
+                Some(&body),
+            ),
+            P::UnexpectedResponse(response) if response.status().is_success() => {
+                let status = response.status();
+                let body = read_capped(response).await;
+                Error::decode(
+                    operation,
+                    String::new(),
+                    format!("unexpected success status {status}"),
+                    Some(&body),
+                )
+            }
+            P::UnexpectedResponse(response) => Error::from_response(operation, response).await,
+            P::Custom(message) => Error::invalid_request(operation, message),
+        }
+    }
+
+    async fn from_response_value(operation: &str, value: ResponseValue<ByteStream>) -> Self {
+        let status = value.status();
+        let headers = value.headers().clone();
+        let mut stream = value.into_inner_stream();
+        let mut body = Vec::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            let room = MAX_ERROR_BODY - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= MAX_ERROR_BODY {
+                break;
+            }
+        }
+        Error::from_parts(operation, status, &headers, &body)
+    }
+
+    /// Builds an API error from a response already read: `status`, `headers` and `body`.
+    pub(crate) fn from_parts(
+        operation: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Self {
+        let parsed = ErrorBody::parse(body);
+        let mut error = Error::new(
+            ErrorKind::Api,
+            Some(operation),
+            parsed.title.unwrap_or_default(),
+        );
+        error.0.status = Some(status);
+        error.0.request_id = parsed
+            .request_id
+            .or_else(|| retry::header_request_id(headers));
+        error.0.errors = parsed.errors;
+        error.0.validation = parsed.validation;
+        error.0.retry_after = retry::retry_after(headers, std::time::SystemTime::now());
+        if !parsed.recognised && !body.is_empty() {
+            error.0.raw_body = Some(snippet(body));
+        }
+        error
+    }
+
+    /// What went wrong, broadly.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// The operation that failed, as the spec's operationId (`listTaskRunStorage`), when known.
+    pub fn operation(&self) -> Option<&str> {
+        self.0.operation.as_deref()
+    }
+
+    /// The HTTP status of the response, for [`ErrorKind::Api`] errors.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.0.status
+    }
+
+    /// The first Deck error code (`input_missing`, `rate_limit_exceeded`, ...), if the body had one.
+    pub fn code(&self) -> Option<&str> {
+        self.0
+            .errors
+            .iter()
+            .map(|e| e.code.as_str())
+            .find(|c| !c.is_empty())
+    }
+
+    /// The first Deck error message, else the title of a validation response, else this error's
+    /// description.
+    pub fn message(&self) -> &str {
+        self.0
+            .errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .find(|m| !m.is_empty())
+            .unwrap_or(&self.0.message)
+    }
+
+    /// Every entry of the `errors` array of Deck's error envelope, in order.
+    pub fn errors(&self) -> &[ApiErrorDetail] {
+        &self.0.errors
+    }
+
+    /// The Deck `request_id` of the failed request (from the body, else the `x-request-id`
+    /// header; for a 400 validation response, its `traceId`). Quote it to Deck support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+
+    /// The field → messages map of a 400 validation response
+    /// (`{"errors": {"name": ["The name field is required."]}}`).
+    pub fn validation(&self) -> Option<&BTreeMap<String, Vec<String>>> {
+        self.0.validation.as_ref()
+    }
+
+    /// How long the server asked to wait (`Retry-After`, as seconds or an HTTP date), uncapped.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+
+    /// For [`ErrorKind::Decode`] errors: the JSON path that failed, e.g. `data[3].file_size`.
+    pub fn json_path(&self) -> Option<&str> {
+        self.0.path.as_deref()
+    }
+
+    /// The response body (at most 1 KiB, lossily UTF-8) when it could not be decoded; `None` when
+    /// the body was decoded or empty.
+    pub fn raw_body(&self) -> Option<&str> {
+        self.0.raw_body.as_deref()
+    }
+
+    /// Whether the same request may succeed later: HTTP 429, 500, 502, 503, 504, connect errors
+    /// and timeouts. The client has already retried these as its [`RetryConfig`] allows.
+    ///
+    /// [`RetryConfig`]: crate::RetryConfig
+    pub fn is_retryable(&self) -> bool {
+        match self.0.kind {
+            ErrorKind::Api => self.0.status.is_some_and(retry::is_retryable_status),
+            ErrorKind::Timeout => true,
+            ErrorKind::Transport => self.0.transient,
+            _ => false,
+        }
+    }
+
+    /// Whether Deck rejected the request for exceeding a rate limit (HTTP 429).
+    pub fn is_rate_limited(&self) -> bool {
+        self.0.status == Some(StatusCode::TOO_MANY_REQUESTS)
+    }
+
+    /// Whether the resource does not exist (HTTP 404).
+    pub fn is_not_found(&self) -> bool {
+        self.0.status == Some(StatusCode::NOT_FOUND)
+    }
+
+    fn fmt_api(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.0;
+        if let Some(status) = inner.status {
+            write!(f, "HTTP {}", status.as_u16())?;
+            if let Some(reason) = status.canonical_reason() {
+                write!(f, " {reason}")?;
+            }
+        }
+        let mut details = inner
+            .errors
+            .iter()
+            .filter(|d| !d.code.is_empty() || !d.message.is_empty());
+        if let Some(first) = details.next() {
+            f.write_str(": ")?;
+            fmt_detail(f, first)?;
+            for more in details {
+                f.write_str("; ")?;
+                fmt_detail(f, more)?;
+            }
+        } else if let Some(validation) = &inner.validation {
+            f.write_str(": ")?;
+            f.write_str(if inner.message.is_empty() {
+                "validation failed"
+            } else {
+                &inner.message
+            })?;
+            let mut sep = ": ";
+            for (field, messages) in validation {
+                write!(f, "{sep}{field}: {}", one_line(&messages.join(" ")))?;
+                sep = "; ";
+            }
+        } else if !inner.message.is_empty() {
+            write!(f, ": {}", one_line(&inner.message))?;
+        } else if let Some(raw) = &inner.raw_body {
+            write!(f, ": undecodable error body: {}", quote_snippet(raw))?;
+        } else if let Some(hint) = inner.status.and_then(status_hint) {
+            write!(f, ": {hint}")?;
+        }
+        if let Some(retry_after) = inner.retry_after {
+            write!(f, " (retry after {}s)", retry_after.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+fn fmt_detail(f: &mut fmt::Formatter<'_>, detail: &ApiErrorDetail) -> fmt::Result {
+    if !detail.code.is_empty() {
+        f.write_str(&detail.code)?;
+        if let Some(field) = &detail.field {
+            write!(f, " (field {field})")?;
+        }
+        if !detail.message.is_empty() {
+            f.write_str(": ")?;
+        }
+    }
+    f.write_str(&one_line(&detail.message))
+}
+
+fn status_hint(status: StatusCode) -> Option<&'static str> {
+    match status.as_u16() {
+        401 => Some("the API key is missing, malformed or revoked (check DECK_API_KEY)"),
+        403 => Some("the API key is not allowed to do this"),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.0;
+        if let Some(op) = &inner.operation {
+            write!(f, "{op}: ")?;
+        }
+        match inner.kind {
+            ErrorKind::Api => self.fmt_api(f)?,
+            ErrorKind::Decode => {
+                f.write_str("response body")?;
+                if let Some(path) = &inner.path {
+                    write!(f, " at {path}")?;
+                }
+                write!(f, ": {}", one_line(&inner.message))?;
+            }
+            ErrorKind::Config | ErrorKind::Io | ErrorKind::Download => {
+                f.write_str(&one_line(&inner.message))?
+            }
+            kind => write!(f, "{}: {}", kind.describe(), one_line(&inner.message))?,
+        }
+        if let Some(request_id) = &inner.request_id {
+            write!(f, " (request_id {request_id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.0;
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &inner.kind);
+        d.field("operation", &inner.operation);
+        if let Some(status) = inner.status {
+            d.field("status", &status);
+        }
+        if let Some(request_id) = &inner.request_id {
+            d.field("request_id", request_id);
+        }
+        if !inner.errors.is_empty() {
+            d.field("errors", &inner.errors);
+        }
+        if let Some(validation) = &inner.validation {
+            d.field("validation", validation);
+        }
+        if let Some(retry_after) = &inner.retry_after {
+            d.field("retry_after", retry_after);
+        }
+        if !inner.message.is_empty() {
+            d.field("message", &inner.message);
+        }
+        if let Some(path) = &inner.path {
+            d.field("json_path", path);
+        }
+        if let Some(raw_body) = &inner.raw_body {
+            d.field("raw_body", raw_body);
+        }
+        if let Some(source) = &inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
+/// Decodes `bytes` (a response body of `operation`) as `T`. On failure the error names the JSON
+/// path and what was wrong there: `listTaskRunStorage: response body at data[3].file_size: ...`.
+pub(crate) fn decode_json<T: DeserializeOwned>(operation: &str, bytes: &[u8]) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = strip_position(&e.inner().to_string()).to_owned();
+        Error::decode(operation, path, message, Some(bytes))
+    })?;
+    de.end().map_err(|e| {
+        Error::decode(
+            operation,
+            String::new(),
+            strip_position(&e.to_string()).to_owned(),
+            Some(bytes),
+        )
+    })?;
+    Ok(value)
+}
+
+/// Removes serde_json's ` at line L column C` suffix: the JSON path says where, more usefully.
+fn strip_position(message: &str) -> &str {
+    if let Some(at) = message.rfind(" at line ") {
+        let rest = &message[at + " at line ".len()..];
+        if let Some((line, column)) = rest.split_once(" column ") {
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            if digits(line) && digits(column) {
+                return &message[..at];
+            }
+        }
+    }
+    message
+}
+
+/// The innermost source of `error`, when its text adds to `error`'s own.
+fn root_cause(error: &(dyn StdError + 'static)) -> Option<String> {
+    let mut current = error.source()?;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    let text = current.to_string();
+    (!error.to_string().contains(&text)).then_some(text)
+}
+
+/// Reads at most [`MAX_ERROR_BODY`] bytes of `response`'s body; a read error ends the body.
+async fn read_capped(mut response: reqwest::Response) -> Bytes {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_ERROR_BODY - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    Bytes::from(body)
+}
+
+/// At most [`RAW_BODY_SNIPPET`] bytes of `body`, lossily decoded, cut on a character boundary.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(RAW_BODY_SNIPPET)]);
+    let mut text = text.into_owned();
+    if body.len() > RAW_BODY_SNIPPET {
+        text.push('…');
+    }
+    text
+}
+
+fn quote_snippet(raw: &str) -> String {
+    let line = one_line(raw);
+    let mut chars = line.chars();
+    let mut shown: String = chars.by_ref().take(DISPLAY_SNIPPET).collect();
+    if chars.next().is_some() {
+        shown.push('…');
+    }
+    format!("{shown:?}")
+}
+
+/// `text` with line breaks and other control characters replaced by spaces, so `Display` stays
+/// on one line.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+/// What could be read from an error body. Parsing is lenient: any JSON is accepted and whatever
+/// matches one of Deck's two error shapes is kept.
+#[derive(Debug, Default)]
+pub(crate) struct ErrorBody {
+    pub(crate) errors: Vec<ApiErrorDetail>,
+    pub(crate) validation: Option<BTreeMap<String, Vec<String>>>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) title: Option<String>,
+    /// Whether the body matched a known error shape.
+    pub(crate) recognised: bool,
+}
+
+impl ErrorBody {
+    /// Parses Deck's `ErrorResponse` (`errors` array) or `ValidationErrorResponse` (`errors`
+    /// object), or a bare `{"message": ...}` from a proxy in front of Deck.
+    pub(crate) fn parse(body: &[u8]) -> Self {
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) else {
+            return ErrorBody::default();
+        };
+        let text = |key: &str| map.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let mut parsed = ErrorBody {
+            request_id: text("request_id").or_else(|| text("traceId")),
+            title: text("title").or_else(|| text("message")),
+            ..ErrorBody::default()
+        };
+        match map.get("errors") {
+            Some(serde_json::Value::Array(entries)) => {
+                parsed.errors = entries.iter().filter_map(detail).collect();
+                parsed.recognised = true;
+            }
+            Some(serde_json::Value::Object(fields)) => {
+                let map = fields
+                    .iter()
+                    .map(|(field, messages)| (field.clone(), messages_of(messages)))
+                    .collect();
+                parsed.validation = Some(map);
+                parsed.recognised = true;
+            }
+            _ => parsed.recognised = parsed.request_id.is_some() || parsed.title.is_some(),
+        }
+        parsed
+    }
+}
+
+fn detail(entry: &serde_json::Value) -> Option<ApiErrorDetail> {
+    let map = entry.as_object()?;
+    let text = |key: &str| map.get(key).map(scalar_text).unwrap_or_default();
+    Some(ApiErrorDetail {
+        error_type: text("type"),
+        code: text("code"),
+        message: text("message"),
+        field: map.get("field").filter(|v| !v.is_null()).map(scalar_text),
+    })
+}
+
+fn messages_of(value: &serde_json::Value) -> Vec<String> {
+    match value {
+        serde_json::Value::Array(items) => items.iter().map(scalar_text).collect(),
+        serde_json::Value::Null => Vec::new(),
+        other => vec![scalar_text(other)],
+    }
+}
+
+fn scalar_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_serde_position_only() {
+        assert_eq!(
+            strip_position("invalid digit at line 1 column 57"),
+            "invalid digit"
+        );
+        assert_eq!(strip_position("look at line up"), "look at line up");
+        assert_eq!(strip_position("x at line 3 column"), "x at line 3 column");
+    }
+
+    #[test]
+    fn parses_envelope_leniently() {
+        let body = br#"{"errors":[{"type":"request","code":"input_missing","field":"name","message":"m"},{"code":7},"junk"],"request_id":"req_1","extra":true}"#;
+        let parsed = ErrorBody::parse(body);
+        assert!(parsed.recognised);
+        assert_eq!(parsed.request_id.as_deref(), Some("req_1"));
+        assert_eq!(parsed.errors.len(), 2);
+        assert_eq!(parsed.errors[0].field.as_deref(), Some("name"));
+        assert_eq!(parsed.errors[1].code, "7");
+    }
+
+    #[test]
+    fn parses_validation_shape() {
+        let body = br#"{"title":"One or more validation errors occurred.","status":400,"errors":{"name":["required"],"limit":"too big"},"traceId":"00-abc"}"#;
+        let parsed = ErrorBody::parse(body);
+        let validation = parsed.validation.expect("validation map");
+        assert_eq!(validation["name"], vec!["required"]);
+        assert_eq!(validation["limit"], vec!["too big"]);
+        assert_eq!(parsed.request_id.as_deref(), Some("00-abc"));
+    }
+
+    #[test]
+    fn snippet_is_bounded_and_char_safe() {
+        let body = "é".repeat(2000);
+        let s = snippet(body.as_bytes());
+        assert!(s.len() <= RAW_BODY_SNIPPET + '…'.len_utf8() + 3);
+        assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn decode_json_names_the_path() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Page {
+            data: Vec<Item>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Item {
+            file_size: u64,
+        }
+        let body = br#"{"data":[{"file_size":1},{"file_size":"12x"}]}"#;
+        let err = decode_json::<Page>("list_task_run_storage", body).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode);
+        assert_eq!(err.json_path(), Some("data[1].file_size"));
+        assert_eq!(
+            err.to_string(),
+            "listTaskRunStorage: response body at data[1].file_size: invalid type: string \"12x\", expected u64"
+        );
+        assert!(err.raw_body().is_some());
+    }
+}
