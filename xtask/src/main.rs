@@ -1,6 +1,10 @@
-//! `cargo xtask regen [--check] [--spec FILE] [--overlay DIR | --no-overlay] [--out FILE]`.
+//! `cargo xtask regen [--check] [--spec FILE] [--overlay DIR | --no-overlay] [--out FILE]` and
+//! `cargo xtask bench [--bench NAME]... [--list] [-- ARGS]`.
 //!
-//! Exit codes: 0 success, 1 `--check` found stale code, 2 bad input (usage, spec, generation).
+//! regen exit codes: 0 success, 1 `--check` found stale code, 2 bad input (usage, spec,
+//! generation). bench exit codes: 0 success, the first failing benchmark's code, 2 bad usage.
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +18,9 @@ const USAGE: &str =
   --spec FILE       read another upstream document (default: spec/deck-api.json)
   --overlay DIR     apply DIR/additions and DIR/fixes (default: spec/)
   --no-overlay      apply no additions or fixes
-  --out FILE        write (or check) another file (default: deck-api/src/generated.rs)";
+  --out FILE        write (or check) another file (default: deck-api/src/generated.rs)
+
+   or: cargo xtask bench [--bench NAME]... [--list] [-- ARGS]   (see cargo xtask bench --help)";
 
 struct Args {
     check: bool,
@@ -97,6 +103,9 @@ fn main() -> ExitCode {
     if std::env::set_current_dir(&root).is_err() {
         eprintln!("error: cannot enter the workspace root {}", root.display());
         return ExitCode::from(2);
+    }
+    if argv.first().map(String::as_str) == Some("bench") {
+        return bench::main(&root, &argv[1..]);
     }
     let args = match parse_args(Path::new(""), &cwd, &argv) {
         Ok(a) => a,
