@@ -19,8 +19,12 @@ pub(crate) enum Next {
     End,
     /// Fetch the page after this cursor.
     Fetch(String),
-    /// Stop with this error message (the page itself is still delivered).
-    Fail(String),
+    /// Stop with this error message (the page itself is still delivered); `resume` is where a
+    /// later listing can pick up (`None`: only from the first page).
+    Fail {
+        message: String,
+        resume: Option<String>,
+    },
 }
 
 /// The state the checks need: cursors seen so far and the current run of empty pages.
@@ -56,23 +60,32 @@ impl Guard {
             } else {
                 "null"
             };
-            return Next::Fail(format!(
-                "has_more is true but next_cursor is {what}; the listing cannot continue"
-            ));
+            return Next::Fail {
+                message: format!(
+                    "has_more is true but next_cursor is {what}; the listing cannot continue"
+                ),
+                resume: None,
+            };
         };
         if !self.seen.insert(fingerprint(cursor)) {
-            return Next::Fail(format!(
-                "next_cursor {cursor:?} was already used in this listing; \
-                 following it would repeat pages"
-            ));
+            return Next::Fail {
+                message: format!(
+                    "next_cursor {cursor:?} was already used in this listing; \
+                     following it would repeat pages"
+                ),
+                resume: None,
+            };
         }
         if items == 0 {
             self.empty_run += 1;
             if self.empty_run > MAX_CONSECUTIVE_EMPTY_PAGES {
-                return Next::Fail(format!(
-                    "{} empty pages in a row with has_more true; giving up",
-                    self.empty_run
-                ));
+                return Next::Fail {
+                    message: format!(
+                        "{} empty pages in a row with has_more true; giving up",
+                        self.empty_run
+                    ),
+                    resume: Some(cursor.to_owned()),
+                };
             }
         } else {
             self.empty_run = 0;
@@ -100,8 +113,12 @@ mod tests {
     #[test]
     fn has_more_without_a_cursor_fails() {
         let mut guard = Guard::default();
-        assert!(matches!(guard.next(3, true, None), Next::Fail(m) if m.contains("null")));
-        assert!(matches!(guard.next(3, true, Some("")), Next::Fail(m) if m.contains("empty")));
+        assert!(
+            matches!(guard.next(3, true, None), Next::Fail { message: m, resume: None } if m.contains("null"))
+        );
+        assert!(
+            matches!(guard.next(3, true, Some("")), Next::Fail { message: m, resume: None } if m.contains("empty"))
+        );
     }
 
     #[test]
@@ -109,9 +126,14 @@ mod tests {
         let mut guard = Guard::starting_at(Some("c0"));
         assert_eq!(guard.next(1, true, Some("c1")), Next::Fetch("c1".into()));
         assert_eq!(guard.next(1, true, Some("c2")), Next::Fetch("c2".into()));
-        assert!(matches!(guard.next(1, true, Some("c1")), Next::Fail(m) if m.contains("\"c1\"")));
+        assert!(
+            matches!(guard.next(1, true, Some("c1")), Next::Fail { message: m, resume: None } if m.contains("\"c1\""))
+        );
         let mut resumed = Guard::starting_at(Some("c0"));
-        assert!(matches!(resumed.next(1, true, Some("c0")), Next::Fail(_)));
+        assert!(matches!(
+            resumed.next(1, true, Some("c0")),
+            Next::Fail { .. }
+        ));
     }
 
     #[test]
@@ -124,7 +146,7 @@ mod tests {
             );
         }
         assert!(
-            matches!(guard.next(0, true, Some("over")), Next::Fail(m) if m.contains("empty pages"))
+            matches!(guard.next(0, true, Some("over")), Next::Fail { message: m, resume: Some(r) } if m.contains("empty pages") && r == "over")
         );
     }
 

@@ -89,8 +89,8 @@ impl<T: Send + 'static> PageStream<T> {
     /// Where a new paginator should resume ([`Paginator::resume_from`](super::Paginator::resume_from))
     /// to get the pages this stream has not delivered: the cursor of the page that failed or is
     /// next. `None` means "from the first page": before any page was delivered (unless the
-    /// listing itself resumed from a cursor), after a page with `has_more` but no cursor, and
-    /// once the listing is complete.
+    /// listing itself resumed from a cursor), after a missing or repeated `next_cursor` (the
+    /// listing is inconsistent; only starting over is safe), and once the listing is complete.
     pub fn resume_cursor(&self) -> Option<&str> {
         self.cursor.as_deref()
     }
@@ -170,8 +170,8 @@ impl<T: Send + 'static> PageStream<T> {
                     State::Ready
                 };
             }
-            Next::Fail(message) => {
-                self.cursor = page.cursor().map(str::to_owned);
+            Next::Fail { message, resume } => {
+                self.cursor = resume;
                 self.state = State::Failing(Error::pagination(self.operation_id, message));
             }
         }
