@@ -1,0 +1,89 @@
+//! Time in the fake: the URL clock (real time plus a test-controlled skew) and RFC 3339 rendering.
+//!
+//! Resource timestamps (`created_at`, `updated_at`) never read the wall clock: seeded items get
+//! fixed instants and created or updated tasks advance a counter from [`BASE_INSTANT`], so every
+//! response body is reproducible. Only pre-signed URL expiry uses real time, because a download
+//! URL must age while a test runs; tests can age it instantly with a skew instead of sleeping.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `2025-01-15T09:30:00Z`, the instant the Storage guide's examples use, as Unix seconds.
+pub(crate) const BASE_INSTANT: i64 = 1_736_933_400;
+
+/// Real time plus a skew that only ever moves forward.
+#[derive(Debug, Default)]
+pub(crate) struct UrlClock {
+    skew_secs: AtomicI64,
+}
+
+impl UrlClock {
+    /// Seconds since the Unix epoch, as the fake's storage origin sees them.
+    pub(crate) fn now(&self) -> i64 {
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        real.saturating_add(self.skew_secs.load(Ordering::SeqCst))
+    }
+
+    /// Moves the clock forward so that `now() >= instant`.
+    pub(crate) fn advance_to(&self, instant: i64) {
+        let gap = instant.saturating_sub(self.now());
+        if gap > 0 {
+            self.skew_secs.fetch_add(gap, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Formats Unix seconds as an RFC 3339 UTC timestamp (`2025-01-15T09:30:00Z`).
+pub(crate) fn rfc3339(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs_of_day = unix_secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs_of_day / 3600,
+        secs_of_day % 3600 / 60,
+        secs_of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard Hinnant's
+/// `civil_from_days` (<https://howardhinnant.github.io/date_algorithms.html>).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(BASE_INSTANT), "2025-01-15T09:30:00Z");
+        assert_eq!(rfc3339(BASE_INSTANT + 5), "2025-01-15T09:30:05Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn skew_moves_forward_only() {
+        let clock = UrlClock::default();
+        let start = clock.now();
+        clock.advance_to(start - 100);
+        assert!(clock.now() - start < 5);
+        clock.advance_to(start + 3600);
+        assert!(clock.now() >= start + 3600);
+    }
+}
