@@ -32,39 +32,41 @@
 //!
 //! # Example
 //!
-//! A downstream test seeds a run, lists it and downloads a file through the client, and checks
-//! that a `429` is retried:
+//! A downstream test (with `deck-api-ext = { features = ["fake"] }` under
+//! `[dev-dependencies]`) seeds a run, lists it and downloads a file through the client, and
+//! checks that a `429` from Deck is retried:
 //!
 //! ```
 //! use deck_api_ext::fake::{Content, FakeDeck, Fault, ItemSeed, Route, RunSeed};
+//! use deck_api_ext::{Deck, RetryConfig};
+//! use futures_util::TryStreamExt;
+//! use std::time::Duration;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let fake = FakeDeck::start().await?;
 //! fake.add_run(
-//!     RunSeed::new("trun_demo")
-//!         .item(ItemSeed::new("a.pdf", "application/pdf", Content::bytes("%PDF-1.7 a")))
-//!         .item(ItemSeed::new("b.csv", "text/csv", Content::bytes("x,y\n1,2\n"))),
+//!     RunSeed::new("trun_invoices")
+//!         .item(ItemSeed::new("jan.pdf", "application/pdf", Content::bytes("%PDF-1.7 jan")))
+//!         .item(ItemSeed::new("feb.pdf", "application/pdf", Content::bytes("%PDF-1.7 feb"))),
 //! )?;
-//! let rate_limited = fake.inject(Route::ListStorage, Fault::rate_limited(Some("1")), 1);
+//! // The first listing request is rate limited.
+//! let rate_limited = fake.inject(Route::ListStorage, Fault::rate_limited(None), 1);
 //!
-//! let http = reqwest::Client::new();
-//! let list = |cursor: Option<String>| {
-//!     let mut req = http
-//!         .get(format!("{}/task-runs/trun_demo/storage", fake.base_url()))
-//!         .bearer_auth(fake.api_key());
-//!     if let Some(c) = cursor {
-//!         req = req.query(&[("cursor", c)]);
-//!     }
-//!     req.send()
-//! };
-//! assert_eq!(list(None).await?.status(), 429);
-//! let page: serde_json::Value = list(None).await?.json().await?;
-//! let url = page["data"][0]["url"].as_str().unwrap();
-//! let bytes = http.get(url).send().await?.bytes().await?;
-//! assert_eq!(&bytes[..], b"%PDF-1.7 a");
-//! assert_eq!(rate_limited.hits(), 1);
-//! assert!(!fake.storage_saw_authorization());
+//! let deck = Deck::builder()
+//!     .api_key(fake.api_key())
+//!     .base_url(fake.base_url())
+//!     .retry(RetryConfig::default().with_initial_backoff(Duration::from_millis(10)))
+//!     .build()?;
+//! let items: Vec<_> = deck.list_storage("trun_invoices").items().try_collect().await?;
+//! assert_eq!(items.len(), 2);
+//!
+//! let mut file = Vec::new();
+//! deck.download(&items[0]).to_writer(&mut file).await?;
+//! assert_eq!(file, b"%PDF-1.7 jan");
+//!
+//! assert_eq!(rate_limited.hits(), 1); // the client saw the 429 and retried
+//! assert!(!fake.storage_saw_authorization()); // the key never went to the storage origin
 //! # Ok(())
 //! # }
 //! ```
