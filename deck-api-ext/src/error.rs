@@ -412,10 +412,11 @@ impl Error {
             }
         } else if let Some(validation) = &inner.validation {
             f.write_str(": ")?;
-            f.write_str(if inner.message.is_empty() {
+            let title = inner.message.trim_end_matches(['.', ' ']);
+            f.write_str(if title.is_empty() {
                 "validation failed"
             } else {
-                &inner.message
+                title
             })?;
             let mut sep = ": ";
             for (field, messages) in validation {
@@ -587,11 +588,20 @@ async fn read_capped(mut response: reqwest::Response) -> Bytes {
     Bytes::from(body)
 }
 
-/// At most [`RAW_BODY_SNIPPET`] bytes of `body`, lossily decoded, cut on a character boundary.
+/// At most [`RAW_BODY_SNIPPET`] bytes of `body`, lossily decoded, cut on a character boundary,
+/// with `…` when something was cut.
 fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(RAW_BODY_SNIPPET)]);
-    let mut text = text.into_owned();
-    if body.len() > RAW_BODY_SNIPPET {
+    let mut text = String::from_utf8_lossy(&body[..body.len().min(RAW_BODY_SNIPPET)]).into_owned();
+    let mut cut = body.len() > RAW_BODY_SNIPPET;
+    if text.len() > RAW_BODY_SNIPPET {
+        let mut end = RAW_BODY_SNIPPET;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        cut = true;
+    }
+    if cut {
         text.push('…');
     }
     text
@@ -730,8 +740,12 @@ mod tests {
     fn snippet_is_bounded_and_char_safe() {
         let body = "é".repeat(2000);
         let s = snippet(body.as_bytes());
-        assert!(s.len() <= RAW_BODY_SNIPPET + '…'.len_utf8() + 3);
+        assert!(s.len() <= RAW_BODY_SNIPPET + '…'.len_utf8());
         assert!(s.ends_with('…'));
+        let invalid = vec![0xffu8; 1000];
+        let s = snippet(&invalid);
+        assert!(s.len() <= RAW_BODY_SNIPPET + '…'.len_utf8());
+        assert_eq!(snippet(b"short"), "short");
     }
 
     #[test]
