@@ -96,8 +96,8 @@ fn the_schema_is_plain_and_inline() {
         "integer"
     );
     assert_eq!(
-        schema["properties"]["service_locations"]["items"]["properties"]["service_address"]
-            ["properties"]["postal_code"]["type"],
+        schema["properties"]["service_locations"]["items"]["properties"]["service_address"]["properties"]
+            ["postal_code"]["type"],
         "string"
     );
     assert_eq!(schema["properties"]["billing_date"]["format"], "date");
@@ -139,7 +139,15 @@ fn the_schema_uses_the_same_vocabulary_as_the_guides_example() {
     used.dedup();
     assert_eq!(
         used,
-        ["description", "format", "items", "minimum", "properties", "required", "type"]
+        [
+            "description",
+            "format",
+            "items",
+            "minimum",
+            "properties",
+            "required",
+            "type"
+        ]
     );
 }
 

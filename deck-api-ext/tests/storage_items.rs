@@ -67,7 +67,10 @@ fn the_guides_example_response_decodes() {
         second.extraction.as_ref().unwrap()["company_name"],
         json!("EnergyLink")
     );
-    assert_eq!(second.extraction.as_ref().unwrap()["amount_due"], json!(6925.18));
+    assert_eq!(
+        second.extraction.as_ref().unwrap()["amount_due"],
+        json!(6925.18)
+    );
 }
 
 #[test]
@@ -101,8 +104,14 @@ fn bad_file_sizes_are_decode_errors_naming_the_field_and_item() {
     for (raw, message) in [
         (json!(-1), "file_size is negative (-1)"),
         (json!("-1"), "file_size is negative (-1)"),
-        (json!("12kb"), r#"file_size "12kb" is not a non-negative decimal integer"#),
-        (json!("+5"), r#"file_size "+5" is not a non-negative decimal integer"#),
+        (
+            json!("12kb"),
+            r#"file_size "12kb" is not a non-negative decimal integer"#,
+        ),
+        (
+            json!("+5"),
+            r#"file_size "+5" is not a non-negative decimal integer"#,
+        ),
         (json!(1.5), "invalid value: floating point `1.5`"),
     ] {
         let mut bad = spec_item();
@@ -154,7 +163,10 @@ fn null_or_missing_url_and_extraction_decode_as_none() {
     object.remove("extraction");
     object.remove("metadata");
     let item = decode(value).unwrap();
-    assert_eq!((item.url, item.extraction, item.metadata), (None, None, None));
+    assert_eq!(
+        (item.url, item.extraction, item.metadata),
+        (None, None, None)
+    );
 }
 
 #[test]
