@@ -92,7 +92,9 @@ impl DeckBuilder {
     /// and `DECK_BASE_URL` (optional; empty means unset). Further settings can be chained
     /// before [`build`](Self::build).
     pub fn from_env() -> Result<Self> {
-        Self::from_env_with(|name| std::env::var(name).ok())
+        // A value that is not valid Unicode is passed on lossily, to fail validation by name
+        // rather than read as unset.
+        Self::from_env_with(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
     }
 
     /// Like [`from_env`](Self::from_env), reading variables through `lookup` (a name → value
@@ -244,6 +246,11 @@ impl DeckBuilder {
         if key.is_empty() {
             return Err(Error::config(format!(
                 "{source} is empty: set it to your Deck secret key (sk_live_...)"
+            )));
+        }
+        if !key.is_ascii() {
+            return Err(Error::config(format!(
+                "{source} contains non-ASCII characters; a Deck key is plain ASCII (sk_live_...)"
             )));
         }
         if key.chars().any(|c| c.is_whitespace() || c.is_control()) {

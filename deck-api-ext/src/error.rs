@@ -201,11 +201,7 @@ impl Error {
         } else {
             ErrorKind::Transport
         };
-        let mut message = source.to_string();
-        if let Some(root) = root_cause(&source) {
-            message.push_str(": ");
-            message.push_str(&root);
-        }
+        let message = transport_message(&source);
         let transient = retry::is_transient(&source);
         let mut error = Error::new(kind, Some(operation), message).with_source(source);
         error.0.transient = transient;
@@ -473,9 +469,11 @@ impl fmt::Display for Error {
                 }
                 write!(f, ": {}", one_line(&inner.message))?;
             }
-            ErrorKind::Config | ErrorKind::Io | ErrorKind::Download => {
-                f.write_str(&one_line(&inner.message))?
-            }
+            ErrorKind::Config
+            | ErrorKind::Io
+            | ErrorKind::Download
+            | ErrorKind::Transport
+            | ErrorKind::Timeout => f.write_str(&one_line(&inner.message))?,
             kind => write!(f, "{}: {}", kind.describe(), one_line(&inner.message))?,
         }
         if let Some(request_id) = &inner.request_id {
@@ -565,14 +563,44 @@ fn strip_position(message: &str) -> &str {
     message
 }
 
-/// The innermost source of `error`, when its text adds to `error`'s own.
-fn root_cause(error: &(dyn StdError + 'static)) -> Option<String> {
-    let mut current = error.source()?;
-    while let Some(next) = current.source() {
-        current = next;
+/// One line for a transport failure: what failed, where (the URL without its query string, which
+/// [`Error::transport`] has removed), and the innermost cause, e.g.
+/// `cannot connect to http://127.0.0.1:9/tasks: Connection refused (os error 111)`.
+fn transport_message(error: &reqwest::Error) -> String {
+    let url = error
+        .url()
+        .map(|u| u.as_str().to_owned())
+        .unwrap_or_else(|| "the server".to_owned());
+    let mut cause = error.source();
+    let mut root = None;
+    while let Some(next) = cause {
+        root = Some(next);
+        cause = next.source();
     }
-    let text = current.to_string();
-    (!error.to_string().contains(&text)).then_some(text)
+    let root = root.map(|r| r.to_string());
+    if error.is_timeout() {
+        return format!("request to {url} timed out");
+    }
+    let mut message = if error.is_connect() {
+        format!("cannot connect to {url}")
+    } else if error.is_body() || error.is_decode() {
+        format!("reading the response from {url} failed")
+    } else if error.is_redirect() {
+        format!("redirect from {url} failed")
+    } else {
+        format!("request to {url} failed")
+    };
+    match root {
+        Some(root) => {
+            message.push_str(": ");
+            message.push_str(&root);
+        }
+        None => {
+            message.push_str(": ");
+            message.push_str(&error.to_string());
+        }
+    }
+    message
 }
 
 /// Reads at most [`MAX_ERROR_BODY`] bytes of `response`'s body; a read error ends the body.

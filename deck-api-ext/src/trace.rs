@@ -2,8 +2,11 @@
 //!
 //! Span fields: `operation` (the spec's operationId), `method`, `path` (the URL path only: query
 //! strings are never recorded), and, once known, `status`, `attempt` (attempts made),
-//! `duration_ms` (all attempts and waits) and `request_id`. Nothing here sees the API key: the
-//! `Authorization` header is never read, and no header or body is logged.
+//! `duration_ms` (all attempts and waits) and `request_id` (Deck puts it in the body: it is read
+//! from failed responses, whose bodies the executor buffers; for successes it is recorded when a
+//! `x-request-id` or `request-id` header carries it, and is otherwise the `request_id` field of
+//! the decoded response). Nothing here sees the API key: the `Authorization` header is never
+//! read, and no header or body is logged.
 
 use std::borrow::Cow;
 use std::time::Duration;

@@ -45,6 +45,17 @@ fn a_key_with_inner_whitespace_is_rejected_without_echoing_it() {
 }
 
 #[test]
+fn a_non_ascii_key_is_rejected() {
+    let err = DeckBuilder::from_env_with(env(&[("DECK_API_KEY", "sk_live_caf\u{e9}")]))
+        .and_then(DeckBuilder::build)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("DECK_API_KEY contains non-ASCII"),
+        "{err}"
+    );
+}
+
+#[test]
 fn surrounding_whitespace_is_ignored() {
     let deck = DeckBuilder::from_env_with(env(&[("DECK_API_KEY", &format!("{KEY}\n"))]))
         .and_then(DeckBuilder::build);

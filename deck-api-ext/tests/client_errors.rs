@@ -263,13 +263,16 @@ async fn display_is_one_actionable_line() {
         .unwrap_err()
         .to_string();
     lines.push(bad_url);
-    let refused = refused_url().await;
-    let refused = get_run(&deck_with(&refused, RetryConfig::disabled()))
+    let refused_base = refused_url().await;
+    let refused = get_run(&deck_with(&refused_base, RetryConfig::disabled()))
         .await
         .unwrap_err()
-        .to_string();
-    // The port and OS wording vary; keep the stable prefix.
-    lines.push(refused.split(" for url").next().unwrap().to_owned());
+        .to_string()
+        .replace(&refused_base, "http://127.0.0.1:PORT");
+    // The OS wording of the cause varies; keep what the client writes.
+    let (refused, cause) = refused.rsplit_once(": ").unwrap();
+    assert!(cause.to_lowercase().contains("refused"), "{cause}");
+    lines.push(refused.to_owned());
 
     for line in &lines {
         assert!(!line.contains('\n'), "{line}");

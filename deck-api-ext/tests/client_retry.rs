@@ -396,6 +396,12 @@ async fn a_timeout_without_retries_is_a_timeout_error() {
     let err = get_run(&deck).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(err.is_retryable());
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with("getTaskRun: request to http://127.0.0.1:"),
+        "{shown}"
+    );
+    assert!(shown.ends_with("/task-runs/trun_1 timed out"), "{shown}");
 }
 
 #[tokio::test(start_paused = true)]
