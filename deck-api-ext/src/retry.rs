@@ -639,6 +639,37 @@ mod tests {
     }
 
     #[test]
+    fn the_key_is_a_sensitive_header_for_base_url_requests_only() {
+        let base = BaseUrl::parse("https://api.deck.co/v2", "base URL").unwrap();
+        let mut auth = HeaderValue::from_static("Bearer sk_live_unit_secret");
+        auth.set_sensitive(true);
+        let executor = DeckExecutor::new(
+            base,
+            auth,
+            HeaderValue::from_static("deck-api-rust/test"),
+            Some(Duration::from_secs(9)),
+            RetryConfig::default(),
+        );
+        let client = reqwest::Client::new();
+        let mut to_deck = client.post("https://api.deck.co/v2/tasks").build().unwrap();
+        executor.prepare(&mut to_deck);
+        let header = &to_deck.headers()[AUTHORIZATION];
+        assert!(header.is_sensitive());
+        assert!(!format!("{to_deck:?}").contains("sk_live_unit_secret"));
+        assert!(to_deck.headers().contains_key(IDEMPOTENCY_KEY));
+        assert_eq!(to_deck.timeout(), Some(&Duration::from_secs(9)));
+        assert!(!format!("{executor:?}").contains("sk_live_unit_secret"));
+
+        let mut elsewhere = client
+            .get("https://files.example.com/v2/tasks?sig=1")
+            .build()
+            .unwrap();
+        executor.prepare(&mut elsewhere);
+        assert!(!elsewhere.headers().contains_key(AUTHORIZATION));
+        assert_eq!(elsewhere.headers()[USER_AGENT], "deck-api-rust/test");
+    }
+
+    #[test]
     fn generated_keys_are_uuid_v4_and_distinct() {
         let a = IdempotencyKey::generate();
         let b = IdempotencyKey::generate();
