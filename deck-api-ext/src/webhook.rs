@@ -62,13 +62,20 @@ pub enum WebhookError {
 impl fmt::Display for WebhookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidSecret => f.write_str("webhook secret must be `whsec_` followed by base64"),
+            Self::InvalidSecret => {
+                f.write_str("webhook secret must be `whsec_` followed by base64")
+            }
             Self::MissingHeader(h) => write!(f, "webhook delivery lacks the `{h}` header"),
             Self::InvalidTimestamp => f.write_str("webhook-timestamp is not a Unix timestamp"),
             Self::TimestampOutOfTolerance { skew_seconds } => {
-                write!(f, "webhook timestamp is {skew_seconds} s away from now (outside the tolerance)")
+                write!(
+                    f,
+                    "webhook timestamp is {skew_seconds} s away from now (outside the tolerance)"
+                )
             }
-            Self::SignatureMismatch => f.write_str("no webhook signature matches the configured secrets"),
+            Self::SignatureMismatch => {
+                f.write_str("no webhook signature matches the configured secrets")
+            }
             Self::InvalidPayload(msg) => write!(f, "webhook body is not a Deck event: {msg}"),
         }
     }
@@ -82,8 +89,12 @@ struct Secret(Vec<u8>);
 
 impl Secret {
     fn parse(secret: &str) -> Result<Self, WebhookError> {
-        let b64 = secret.strip_prefix("whsec_").ok_or(WebhookError::InvalidSecret)?;
-        let key = BASE64.decode(b64).map_err(|_| WebhookError::InvalidSecret)?;
+        let b64 = secret
+            .strip_prefix("whsec_")
+            .ok_or(WebhookError::InvalidSecret)?;
+        let key = BASE64
+            .decode(b64)
+            .map_err(|_| WebhookError::InvalidSecret)?;
         if key.is_empty() {
             return Err(WebhookError::InvalidSecret);
         }
@@ -91,7 +102,8 @@ impl Secret {
     }
 
     fn mac(&self, id: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.as_bytes());
@@ -178,7 +190,10 @@ pub struct Webhook {
 impl fmt::Debug for Webhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Webhook")
-            .field("secrets", &format_args!("[{} redacted]", self.secrets.len()))
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
             .field("tolerance", &self.tolerance)
             .finish()
     }
@@ -235,7 +250,10 @@ impl Webhook {
         body: &[u8],
         now: i64,
     ) -> Result<WebhookEvent, WebhookError> {
-        let ts: i64 = timestamp.trim().parse().map_err(|_| WebhookError::InvalidTimestamp)?;
+        let ts: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| WebhookError::InvalidTimestamp)?;
         let matched = signatures
             .split_whitespace()
             .filter_map(|entry| entry.strip_prefix("v1,"))
@@ -262,7 +280,10 @@ impl Webhook {
     /// The `webhook-signature` value for a delivery, signed with the first secret (for tests and
     /// for forwarding).
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let tag = self.secrets[0].mac(id, &timestamp.to_string(), body).finalize().into_bytes();
+        let tag = self.secrets[0]
+            .mac(id, &timestamp.to_string(), body)
+            .finalize()
+            .into_bytes();
         format!("v1,{}", BASE64.encode(tag))
     }
 }
@@ -330,7 +351,10 @@ mod tests {
     fn rotation_accepts_either_secret_and_any_listed_signature() {
         let old = Webhook::new(SECRET).unwrap();
         let new = Webhook::new("whsec_c2VjcmV0LXR3bw==").unwrap();
-        let both = Webhook::new("whsec_c2VjcmV0LXR3bw==").unwrap().with_secret(SECRET).unwrap();
+        let both = Webhook::new("whsec_c2VjcmV0LXR3bw==")
+            .unwrap()
+            .with_secret(SECRET)
+            .unwrap();
         let sig_old = old.sign("m", 5, BODY);
         assert!(both.verify_at("m", "5", &sig_old, BODY, 5).is_ok());
         let listed = format!("v1,AAAA {} v2,zzz", new.sign("m", 5, BODY));
@@ -339,8 +363,14 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_naming_the_problem() {
-        assert_eq!(Webhook::new("MfKQ9r8").unwrap_err(), WebhookError::InvalidSecret);
-        assert_eq!(Webhook::new("whsec_!!").unwrap_err(), WebhookError::InvalidSecret);
+        assert_eq!(
+            Webhook::new("MfKQ9r8").unwrap_err(),
+            WebhookError::InvalidSecret
+        );
+        assert_eq!(
+            Webhook::new("whsec_!!").unwrap_err(),
+            WebhookError::InvalidSecret
+        );
         let hook = Webhook::new(SECRET).unwrap();
         assert_eq!(
             hook.verify_headers(|_| None, BODY).unwrap_err(),
@@ -353,7 +383,10 @@ mod tests {
         let body = br#"{"id":5}"#;
         let sig = hook.sign("m", 5, body);
         let err = hook.verify_at("m", "5", &sig, body, 5).unwrap_err();
-        assert!(matches!(&err, WebhookError::InvalidPayload(m) if m.contains("id")), "{err}");
+        assert!(
+            matches!(&err, WebhookError::InvalidPayload(m) if m.contains("id")),
+            "{err}"
+        );
         assert!(!format!("{hook:?}").contains("MfKQ"));
     }
 }
