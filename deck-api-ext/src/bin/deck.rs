@@ -1,1 +1,91 @@
-fn main() {}
+//! `deck`: the Deck API from the command line.
+//!
+//! ```text
+//! deck storage list <RUN_ID> [--limit N]                   every item of a run, NDJSON
+//! deck storage get <STORAGE_ID>                            one item, JSON
+//! deck storage pull <RUN_ID> --out <DIR> [--concurrency N] every file of a run into DIR
+//! deck storage rm <STORAGE_ID>                             delete one item
+//! ```
+//!
+//! Configuration comes from `DECK_API_KEY`, `DECK_BASE_URL` and `--base-url`; without
+//! `DECK_API_KEY` the built-in fake Deck server with demo data answers instead (see
+//! [`connect`]). Results go to stdout, everything else (notices, progress, summaries, errors)
+//! to stderr, one line each. Exit codes are in [`failure::Failure::exit_code`] and `deck --help`.
+//!
+//! The modules, one concern each:
+//!
+//! | Module | Does |
+//! |---|---|
+//! | [`args`] | the command line (clap), usage errors as one line |
+//! | [`connect`] | the client from the environment, or the fake demo server |
+//! | [`commands`] | one module per subcommand |
+//! | [`raw_json`] | API objects kept as sent: field order, values verbatim |
+//! | [`file_size`] | `file_size` as a JSON integer in printed items |
+//! | [`output`] | NDJSON on a locked, buffered stdout; a closed pipe ends quietly |
+//! | [`progress`] | the pull's progress bar, on a terminal only |
+//! | [`summary`] | the pull's one-line summary |
+//! | [`failure`] | what went wrong, its one-line report and its exit code |
+//! | [`panic_hook`] | a panic is one line, never a backtrace |
+
+// The modules live in src/bin/deck/ (Cargo.toml names this file as the binary's root).
+#[path = "deck/args.rs"]
+mod args;
+#[path = "deck/commands/mod.rs"]
+mod commands;
+#[path = "deck/connect.rs"]
+mod connect;
+#[path = "deck/failure.rs"]
+mod failure;
+#[path = "deck/file_size.rs"]
+mod file_size;
+#[path = "deck/output.rs"]
+mod output;
+#[path = "deck/panic_hook.rs"]
+mod panic_hook;
+#[path = "deck/progress.rs"]
+mod progress;
+#[path = "deck/raw_json.rs"]
+mod raw_json;
+#[path = "deck/summary.rs"]
+mod summary;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use args::Cli;
+use failure::Failure;
+
+/// How long shutting down waits for work still running (a file being written) after the
+/// command ended, e.g. on Ctrl-C.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+fn main() -> ExitCode {
+    panic_hook::install();
+    let cli = match args::parse() {
+        Ok(cli) => cli,
+        Err(exit) => return exit,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return Failure::Startup(format!("cannot start the async runtime: {e}")).report(),
+    };
+    let result = runtime.block_on(run(cli));
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+/// Runs the command until it ends or the user presses Ctrl-C. On Ctrl-C the command's future is
+/// dropped, which removes partly downloaded temporary files.
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let session = connect::connect(cli.base_url.as_deref()).await?;
+    tokio::select! {
+        result = commands::run(&session.deck, cli.command) => result,
+        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
+    }
+}

@@ -1,0 +1,243 @@
+//! The command line: clap definitions, and clap's errors reported as one line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::error::ErrorKind;
+use clap::{Parser, Subcommand};
+use deck_api_ext::paginate::MAX_LIMIT;
+use deck_api_ext::storage::DEFAULT_CONCURRENCY;
+
+use crate::failure::{self, Failure};
+
+/// The most files `pull --concurrency` downloads at the same time.
+pub const MAX_CONCURRENCY: u16 = 64;
+
+/// Shown after `deck --help`: configuration and exit codes (scripts depend on both).
+const AFTER_HELP: &str = "\
+Configuration:
+  DECK_API_KEY   Your Deck secret key (sk_live_...). It is sent to the Deck API only and never
+                 printed. When it is not set and no base URL is given, deck starts a built-in
+                 fake Deck server with demo data and says so on stderr, so you can try it
+                 without an account: deck storage pull trun_demo_statements --out deck-files
+  DECK_BASE_URL  The API base URL (default https://api.deck.co/v2); --base-url overrides it.
+                 A base URL without DECK_API_KEY is an error (the demo server is not started).
+
+Output:
+  Results go to stdout (JSON); notices, progress, summaries and errors go to stderr, one line
+  each. An error line names the HTTP status, Deck's error code and the request_id to quote to
+  Deck support, or for a malformed response the JSON path that failed.
+
+Exit status:
+  0    success, also when stdout is closed early (deck storage list ... | head -1)
+  1    the Deck API, the network, a download or a local file operation failed;
+       for pull: at least one file failed (each is reported on its own line)
+  2    usage or configuration error: invalid arguments, an empty DECK_API_KEY, an invalid
+       base URL, or a base URL without DECK_API_KEY
+  101  internal error (a bug in deck; please report it)
+  130  interrupted (Ctrl-C)";
+
+/// `deck`: the parsed command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "deck",
+    version,
+    about = "Work with the files Deck task runs capture: list, inspect, download and delete them.",
+    after_help = AFTER_HELP,
+    arg_required_else_help = true,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Deck API base URL [default: $DECK_BASE_URL, else https://api.deck.co/v2]
+    #[arg(long, global = true, value_name = "URL", value_parser = NonEmptyStringValueParser::new())]
+    pub base_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Storage items: the files task runs capture
+    #[command(subcommand, arg_required_else_help = true)]
+    Storage(StorageCommand),
+}
+
+/// `deck storage ...`.
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Print every storage item of a task run, one JSON object per line (NDJSON)
+    ///
+    /// Follows every page, in the API's order. Each line is the item as the API sent it,
+    /// unknown fields included, except `file_size`, which is always a JSON integer.
+    List {
+        /// The task run (trun_...)
+        #[arg(value_name = "RUN_ID", value_parser = NonEmptyStringValueParser::new())]
+        run_id: String,
+        /// Page size sent to the API (1-100)
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = MAX_LIMIT,
+            value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LIMIT))
+        )]
+        limit: u32,
+    },
+
+    /// Print one storage item as a JSON object, with a fresh download URL
+    ///
+    /// The item as the API sent it, unknown fields included, except `file_size`, which is
+    /// always a JSON integer.
+    Get {
+        /// The storage item (stor_...)
+        #[arg(value_name = "STORAGE_ID", value_parser = NonEmptyStringValueParser::new())]
+        storage_id: String,
+    },
+
+    /// Download every file of a task run into a directory
+    ///
+    /// File names are made safe (nothing is written outside DIR) and made distinct within the
+    /// run. Files already in DIR with the right size are skipped, so a re-run resumes. Each file
+    /// is written to a temporary file and renamed when complete. Expired download URLs are
+    /// refreshed and dropped connections resumed. A progress bar is shown when stderr is a
+    /// terminal; then one summary line, and one line per failed file. Exits 1 if any file
+    /// failed.
+    Pull {
+        /// The task run (trun_...)
+        #[arg(value_name = "RUN_ID", value_parser = NonEmptyStringValueParser::new())]
+        run_id: String,
+        /// Directory to download into (created if missing)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Files downloaded at the same time (1-64)
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = default_concurrency(),
+            value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_CONCURRENCY))
+        )]
+        concurrency: u16,
+    },
+
+    /// Delete a storage item permanently and print Deck's confirmation as JSON
+    ///
+    /// The file and its extracted data cannot be recovered.
+    Rm {
+        /// The storage item (stor_...)
+        #[arg(value_name = "STORAGE_ID", value_parser = NonEmptyStringValueParser::new())]
+        storage_id: String,
+    },
+}
+
+/// The library's default concurrency, within this program's range.
+fn default_concurrency() -> u16 {
+    u16::try_from(DEFAULT_CONCURRENCY)
+        .unwrap_or(MAX_CONCURRENCY)
+        .clamp(1, MAX_CONCURRENCY)
+}
+
+/// Parses the process's arguments. `Err` holds the exit code once help or the version was
+/// printed (0) or a usage error was reported in one line on stderr (2).
+pub fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|error| match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            // Printing help can only fail on a closed stdout; there is nothing left to say then.
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            ExitCode::from(failure::USAGE)
+        }
+        _ => Failure::Usage(one_line(&error.render().to_string())).report(),
+    })
+}
+
+/// clap's error text (`error: ...`, tips, usage, a pointer to `--help`) as one line: the
+/// message, with the lines that continue it (such as the names of missing arguments), and a
+/// pointer to `--help`.
+pub fn one_line(rendered: &str) -> String {
+    let mut parts = Vec::new();
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("Usage:") || line.starts_with("For more information")
+        {
+            break;
+        }
+        parts.push(line.strip_prefix("error: ").unwrap_or(line));
+    }
+    let mut message = parts.join(" ");
+    if message.is_empty() {
+        message.push_str("invalid arguments");
+    }
+    message.push_str(" (see deck --help)");
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse_from(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("deck").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_and_global_flag() {
+        let cli = parse_from(&["storage", "list", "trun_1", "--base-url", "http://x"]).unwrap();
+        assert_eq!(cli.base_url.as_deref(), Some("http://x"));
+        match cli.command {
+            Command::Storage(StorageCommand::List { run_id, limit }) => {
+                assert_eq!((run_id.as_str(), limit), ("trun_1", 100));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parse_from(&["storage", "pull", "trun_1", "--out", "d"]).unwrap();
+        match cli.command {
+            Command::Storage(StorageCommand::Pull { concurrency, .. }) => {
+                assert_eq!(usize::from(concurrency), DEFAULT_CONCURRENCY);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ranges_are_enforced() {
+        for bad in ["0", "101", "ten", ""] {
+            let err = parse_from(&["storage", "list", "trun_1", "--limit", bad]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad}");
+        }
+        // A negative number reads as a flag unless attached with `=`.
+        assert!(parse_from(&["storage", "list", "trun_1", "--limit", "-1"]).is_err());
+        assert!(parse_from(&["storage", "list", "trun_1", "--limit=-1"]).is_err());
+        assert!(parse_from(&["storage", "list", "trun_1", "--limit", "1"]).is_ok());
+        let err =
+            parse_from(&["storage", "pull", "r", "--out", "d", "--concurrency", "65"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+        let err = parse_from(&["storage", "get", ""]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn errors_become_one_line() {
+        let err = parse_from(&["storage", "list", "trun_1", "--limit", "0"]).unwrap_err();
+        assert_eq!(
+            one_line(&err.render().to_string()),
+            "invalid value '0' for '--limit <N>': 0 is not in 1..=100 (see deck --help)"
+        );
+        let err = parse_from(&["storage", "pull", "trun_1"]).unwrap_err();
+        assert_eq!(
+            one_line(&err.render().to_string()),
+            "the following required arguments were not provided: --out <DIR> (see deck --help)"
+        );
+        assert_eq!(one_line(""), "invalid arguments (see deck --help)");
+    }
+}

@@ -1,0 +1,47 @@
+//! One module per subcommand; [`run`] dispatches. Results go to stdout through
+//! [`JsonLines`]; each command returns a [`Failure`] instead of printing errors itself.
+
+mod get;
+mod list;
+mod pull;
+mod rm;
+
+use deck_api_ext::Deck;
+use progenitor_client::encode_path;
+use reqwest::Method;
+
+use crate::args::{Command, StorageCommand};
+use crate::failure::Failure;
+use crate::output::JsonLines;
+
+/// Runs `command` against `deck`.
+pub async fn run(deck: &Deck, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Storage(StorageCommand::List { run_id, limit }) => {
+            list::run(deck, &run_id, limit, &mut JsonLines::stdout()).await
+        }
+        Command::Storage(StorageCommand::Get { storage_id }) => {
+            get::run(deck, &storage_id, &mut JsonLines::stdout()).await
+        }
+        Command::Storage(StorageCommand::Pull {
+            run_id,
+            out,
+            concurrency,
+        }) => pull::run(deck, &run_id, &out, usize::from(concurrency)).await,
+        Command::Storage(StorageCommand::Rm { storage_id }) => {
+            rm::run(deck, &storage_id, &mut JsonLines::stdout()).await
+        }
+    }
+}
+
+/// `METHOD /storage/{storage_id}` for `operation`, the id percent-encoded.
+fn storage_item_request(
+    deck: &Deck,
+    operation: &str,
+    method: Method,
+    storage_id: &str,
+) -> Result<reqwest::Request, Failure> {
+    deck.request_builder(method, &format!("/storage/{}", encode_path(storage_id)))
+        .build()
+        .map_err(|e| Failure::Usage(format!("{operation}: cannot build the request: {e}")))
+}

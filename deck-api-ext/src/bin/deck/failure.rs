@@ -1,0 +1,139 @@
+//! What can make `deck` fail, the one line it prints on stderr, and its exit code.
+//!
+//! | Code | Meaning |
+//! |---|---|
+//! | 0 | success, also when stdout was closed early (`deck storage list ... \| head -1`) |
+//! | [`FAILED`] (1) | the Deck API, the network, a download or a local file operation failed; a pull with a failed file |
+//! | [`USAGE`] (2) | invalid arguments or configuration |
+//! | 101 | a panic (see `panic_hook`) |
+//! | [`INTERRUPTED`] (130) | Ctrl-C |
+//!
+//! `deck --help` lists the same codes; scripts depend on them.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use deck_api_ext::ErrorKind;
+
+/// Exit code: the operation failed (API, network, download, local files).
+pub const FAILED: u8 = 1;
+/// Exit code: invalid arguments or configuration.
+pub const USAGE: u8 = 2;
+/// Exit code: interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line is invalid; the message is clap's, as one line.
+    Usage(String),
+    /// The configuration is unusable (names the setting, never the key).
+    Config(String),
+    /// The client library failed: an API error (status, code, request_id), transport, decode
+    /// (with its JSON path), download or local file error.
+    Deck(deck_api_ext::Error),
+    /// A response decoded but has a value `deck` cannot print as promised (a `file_size` that is
+    /// not a size); the message names the operation, the JSON path and the item.
+    Malformed(String),
+    /// Writing to stdout failed for a reason other than the reader going away.
+    Output(io::Error),
+    /// The reader of stdout went away (`| head -1`): stop quietly, successfully.
+    OutputClosed,
+    /// A pull ended with failed files; each was already reported on its own line.
+    Incomplete,
+    /// Ctrl-C.
+    Interrupted,
+    /// `deck` could not get going: the async runtime or the built-in demo server did not start.
+    Startup(String),
+}
+
+impl From<deck_api_ext::Error> for Failure {
+    fn from(error: deck_api_ext::Error) -> Self {
+        Failure::Deck(error)
+    }
+}
+
+impl Failure {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::OutputClosed => 0,
+            Failure::Usage(_) | Failure::Config(_) => USAGE,
+            Failure::Deck(error)
+                if matches!(error.kind(), ErrorKind::Config | ErrorKind::InvalidRequest) =>
+            {
+                USAGE
+            }
+            Failure::Interrupted => INTERRUPTED,
+            Failure::Deck(_)
+            | Failure::Malformed(_)
+            | Failure::Output(_)
+            | Failure::Incomplete
+            | Failure::Startup(_) => FAILED,
+        }
+    }
+
+    /// The line to print on stderr, without the `deck: ` prefix; `None` when there is nothing
+    /// (more) to say.
+    pub fn message(&self) -> Option<String> {
+        match self {
+            Failure::Usage(message)
+            | Failure::Config(message)
+            | Failure::Malformed(message)
+            | Failure::Startup(message) => Some(message.clone()),
+            Failure::Deck(error) => Some(error.to_string()),
+            Failure::Output(error) => Some(format!("writing to stdout: {error}")),
+            Failure::Interrupted => Some("interrupted".to_owned()),
+            Failure::OutputClosed | Failure::Incomplete => None,
+        }
+    }
+
+    /// Prints the failure's line on stderr (`deck: error: ...`) and returns its exit code.
+    pub fn report(self) -> ExitCode {
+        if let Some(message) = self.message() {
+            // stderr may be closed as well; there is no one left to tell then.
+            let _ = writeln!(io::stderr().lock(), "deck: error: {}", one_line(&message));
+        }
+        ExitCode::from(self.exit_code())
+    }
+}
+
+/// `text` with line breaks and other control characters replaced by spaces, so a report is
+/// always exactly one line, whatever a server put in its message.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_distinct_by_cause() {
+        assert_eq!(Failure::Usage("x".into()).exit_code(), USAGE);
+        assert_eq!(Failure::Config("x".into()).exit_code(), USAGE);
+        assert_eq!(Failure::Malformed("x".into()).exit_code(), FAILED);
+        assert_eq!(Failure::Incomplete.exit_code(), FAILED);
+        assert_eq!(Failure::OutputClosed.exit_code(), 0);
+        assert_eq!(Failure::Interrupted.exit_code(), INTERRUPTED);
+        let config = deck_api_ext::Deck::builder().build().unwrap_err();
+        assert_eq!(Failure::Deck(config).exit_code(), USAGE);
+    }
+
+    #[test]
+    fn quiet_failures_have_no_message() {
+        assert_eq!(Failure::OutputClosed.message(), None);
+        assert_eq!(Failure::Incomplete.message(), None);
+        assert_eq!(
+            Failure::Interrupted.message().as_deref(),
+            Some("interrupted")
+        );
+    }
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        assert_eq!(one_line("a\nb\r\tc"), "a b  c");
+    }
+}
