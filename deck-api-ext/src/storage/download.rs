@@ -1,28 +1,4 @@
-//! Streaming, resumable downloads of one storage item from its pre-signed URL.
-//!
-//! - **Separate client.** Requests go through [`Deck::storage_http`]: a plain HTTP client that
-//!   never sends the Deck `Authorization` header (the URL is on another host and carries its own
-//!   signature), with connect and read-idle timeouts ([`DeckBuilder::connect_timeout`],
-//!   [`DeckBuilder::read_timeout`]) but no total timeout, so large files can take as long as
-//!   they need while a stalled connection is still detected.
-//! - **Streaming.** The body is written chunk by chunk; the file is never held in memory.
-//! - **Resume.** When the connection drops, the next attempt asks for the rest with
-//!   `Range: bytes=N-`. A server that ignores the range (answers 200 with the whole file) is
-//!   handled as a restart: the bytes already written are skipped in the new body.
-//! - **Bounded attempts.** At most [`DownloadOptions::max_attempts`] attempts in a row may fail
-//!   without delivering new bytes (with exponential backoff between them); an attempt that made
-//!   progress is retried at once. A download therefore always ends.
-//! - **Expired URLs.** Pre-signed URLs are time-limited. A 403 from the storage host, or an item
-//!   whose `url` is `null`, triggers one fetch of the item (`GET /storage/{id}`) for a fresh URL.
-//! - **Exact length.** The result must be exactly `file_size` bytes: a body longer than that is
-//!   an error, a shorter one is resumed.
-//! - **Atomic files.** [`Download::to_path`] writes to a temporary file beside the target,
-//!   flushes and syncs it, and renames it over the target only when complete and of length
-//!   `file_size`; on failure (or cancellation) no file is left at the target and the temporary
-//!   file is removed.
-//!
-//! [`DeckBuilder::connect_timeout`]: crate::DeckBuilder::connect_timeout
-//! [`DeckBuilder::read_timeout`]: crate::DeckBuilder::read_timeout
+//! Streaming, resumable downloads of one storage item from its pre-signed URL: see [`Download`].
 
 use std::fmt;
 use std::path::Path;
@@ -145,8 +121,31 @@ pub struct Downloaded {
 }
 
 /// A download of one storage item, ready to run: configure it, then call
-/// [`to_writer`](Self::to_writer) or [`to_path`](Self::to_path). See the
-/// [module docs](self) for the behaviour.
+/// [`to_writer`](Self::to_writer) or [`to_path`](Self::to_path).
+///
+/// - **Separate client.** Requests go through [`Deck::storage_http`]: a plain HTTP client that
+///   never sends the Deck `Authorization` header (the URL is on another host and carries its own
+///   signature), with connect and read-idle timeouts ([`DeckBuilder::connect_timeout`],
+///   [`DeckBuilder::read_timeout`]) but no total timeout, so large files can take as long as
+///   they need while a stalled connection is still detected.
+/// - **Streaming.** The body is written chunk by chunk; the file is never held in memory.
+/// - **Resume.** When the connection drops, the next attempt asks for the rest with
+///   `Range: bytes=N-`. A server that ignores the range (answers 200 with the whole file) is
+///   handled as a restart: the bytes already written are skipped in the new body.
+/// - **Bounded attempts.** At most [`DownloadOptions::max_attempts`] attempts in a row may fail
+///   without delivering new bytes (with exponential backoff between them); an attempt that made
+///   progress is retried at once. A download therefore always ends.
+/// - **Expired URLs.** Pre-signed URLs are time-limited. A 403 from the storage host, or an item
+///   whose `url` is `null`, triggers one fetch of the item (`GET /storage/{id}`) for a fresh URL.
+/// - **Exact length.** The result must be exactly `file_size` bytes: a body longer than that is
+///   an error, a shorter one is resumed.
+/// - **Atomic files.** [`Download::to_path`] writes to a temporary file beside the target,
+///   flushes and syncs it, and renames it over the target only when complete and of length
+///   `file_size`; on failure (or cancellation) no file is left at the target and the temporary
+///   file is removed.
+///
+/// [`DeckBuilder::connect_timeout`]: crate::DeckBuilder::connect_timeout
+/// [`DeckBuilder::read_timeout`]: crate::DeckBuilder::read_timeout
 ///
 /// ```no_run
 /// # async fn demo(deck: deck_api_ext::Deck, item: deck_api_ext::storage::StorageItem) -> deck_api_ext::Result<()> {

@@ -1,15 +1,4 @@
-//! Bulk pull: every file of a task run into a directory.
-//!
-//! 1. The run's items are listed (all pages) first, so names can be assigned over the whole run
-//!    and the progress total is known. URLs that expire meanwhile are refreshed per file.
-//! 2. Each item gets a local name from its `file_name`, sanitised so nothing is written outside
-//!    the directory, and disambiguated within the run (see [`assign_names`]).
-//! 3. Files already present with exactly `file_size` bytes are skipped; others are downloaded
-//!    ([`Download::to_path`]: atomic, resumable), at most [`DEFAULT_CONCURRENCY`] at a time.
-//! 4. One file's failure does not stop the others: the [`PullSummary`] lists what was downloaded,
-//!    skipped and failed.
-//!
-//! [`Download::to_path`]: super::Download::to_path
+//! Bulk pull: every file of a task run into a directory; see [`PullRun`].
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -146,7 +135,17 @@ impl fmt::Display for PullSummary {
 }
 
 /// A pull of a task run's files into a directory, ready to run: configure it, then `.await` it.
-/// See the [module docs](self).
+///
+/// 1. The run's items are listed (all pages) first, so names can be assigned over the whole run
+///    and the progress total is known. URLs that expire meanwhile are refreshed per file.
+/// 2. Each item gets a local name from its `file_name`, sanitised so nothing is written outside
+///    the directory, and disambiguated within the run (see [`assign_names`]).
+/// 3. Files already present with exactly `file_size` bytes are skipped; others are downloaded
+///    ([`Download::to_path`]: atomic, resumable), at most [`DEFAULT_CONCURRENCY`] at a time.
+/// 4. One file's failure does not stop the others: the [`PullSummary`] lists what was downloaded,
+///    skipped and failed.
+///
+/// [`Download::to_path`]: super::Download::to_path
 ///
 /// ```no_run
 /// # async fn demo(deck: deck_api_ext::Deck) -> deck_api_ext::Result<()> {
