@@ -288,3 +288,39 @@ async fn an_invalid_status_is_a_test_bug() {
     let fake = FakeDeck::start().await.unwrap();
     fake.inject(Route::GetTask, Fault::status(42), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn latency_drives_client_timeouts_in_virtual_time() {
+    use deck_api_ext::{Deck, ErrorKind, RetryConfig};
+    let fake = FakeDeck::demo().await.unwrap();
+    let deck = Deck::builder()
+        .api_key(fake.api_key())
+        .base_url(fake.base_url())
+        .read_timeout(Duration::from_secs(5))
+        .retry(RetryConfig::disabled())
+        .build()
+        .unwrap();
+    // Paused time advances while the runtime waits on the fake's sockets, yet ordinary requests
+    // do not time out spuriously...
+    for _ in 0..20 {
+        deck.get_storage_item(demo::STATEMENT_JAN_2025)
+            .await
+            .unwrap();
+    }
+    // ...and an injected minute of latency trips the 5 s read timeout without waiting a minute.
+    fake.inject(
+        Route::GetStorageItem,
+        Fault::Latency(Duration::from_secs(60)),
+        1,
+    );
+    let started = std::time::Instant::now();
+    let error = deck
+        .get_storage_item(demo::STATEMENT_JAN_2025)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "virtual, not real, time"
+    );
+}

@@ -68,7 +68,9 @@ pub enum Fault {
     /// Waits this long before serving the request (virtual time under `tokio::time::pause`).
     Latency(Duration),
     /// Sends the status line, the headers and the full `Content-Length`, then closes the
-    /// connection after `after_bytes` bytes of the body.
+    /// connection after `after_bytes` bytes of the body (a body no longer than that is sent
+    /// whole). The handler runs first, so a cut `POST` has still created its resource; with an
+    /// `Idempotency-Key` the retry gets the original response back.
     CutBody {
         /// Body bytes sent before the connection closes.
         after_bytes: u64,

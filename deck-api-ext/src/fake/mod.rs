@@ -30,6 +30,10 @@
 //! [`FakeDeckBuilder::url_ttl`], or instant with [`FakeDeck::expire_urls`]). The servers stop
 //! when the [`FakeDeck`] is dropped.
 //!
+//! The fake runs on the test's own tokio runtime, so it works under paused time
+//! (`#[tokio::test(start_paused = true)]`): [`Fault::Latency`] then costs no real time, which
+//! makes client timeouts and retry backoff testable in milliseconds.
+//!
 //! # Example
 //!
 //! A downstream test (with `deck-api-ext = { features = ["fake"] }` under
