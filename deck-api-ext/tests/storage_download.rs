@@ -471,3 +471,27 @@ async fn a_target_without_a_directory_is_an_io_error() {
     assert_eq!(err.kind(), ErrorKind::Io);
     assert!(err.to_string().contains("missing"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn retries_without_progress_back_off_exponentially() {
+    let (fake, deck) = fake_with(vec![generated("a.bin", 1000, 20)]).await;
+    let item = items(&deck).await.remove(0);
+    fake.inject(Route::StorageDownload, Fault::status(503), 3);
+    let options = deck_api_ext::storage::DownloadOptions::default()
+        .with_backoff(Duration::from_secs(1), Duration::from_secs(60))
+        .with_max_attempts(5);
+    let started = tokio::time::Instant::now();
+    let done = deck
+        .download(&item)
+        .options(options)
+        .to_writer(&mut Vec::new())
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(done.attempts, 4);
+    // Three waits of 1 s, 2 s and 4 s, each with jitter between half and all of it.
+    assert!(
+        waited >= Duration::from_millis(3500) && waited <= Duration::from_millis(7500),
+        "{waited:?}"
+    );
+}
