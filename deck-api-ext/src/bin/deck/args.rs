@@ -1,11 +1,12 @@
 //! The command line: clap definitions, and clap's errors reported as one line.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use deck_api_ext::paginate::MAX_LIMIT;
 use deck_api_ext::storage::DEFAULT_CONCURRENCY;
 
@@ -45,8 +46,7 @@ Exit status:
     version,
     about = "Work with the files Deck task runs capture: list, inspect, download and delete them.",
     after_help = AFTER_HELP,
-    arg_required_else_help = true,
-    propagate_version = true
+    arg_required_else_help = true
 )]
 pub struct Cli {
     /// Deck API base URL [default: $DECK_BASE_URL, else https://api.deck.co/v2]
@@ -70,8 +70,9 @@ pub enum Command {
 pub enum StorageCommand {
     /// Print every storage item of a task run, one JSON object per line (NDJSON)
     ///
-    /// Follows every page, in the API's order. Each line is the item as the API sent it,
-    /// unknown fields included, except `file_size`, which is always a JSON integer.
+    /// Follows every page, in the API's order. Each line is the item as the API sent it
+    /// (every field, in the order sent), except `file_size`, which is always a JSON integer.
+    #[command(verbatim_doc_comment)]
     List {
         /// The task run (trun_...)
         #[arg(value_name = "RUN_ID", value_parser = NonEmptyStringValueParser::new())]
@@ -88,8 +89,9 @@ pub enum StorageCommand {
 
     /// Print one storage item as a JSON object, with a fresh download URL
     ///
-    /// The item as the API sent it, unknown fields included, except `file_size`, which is
-    /// always a JSON integer.
+    /// The item as the API sent it (every field, in the order sent), except `file_size`,
+    /// which is always a JSON integer.
+    #[command(verbatim_doc_comment)]
     Get {
         /// The storage item (stor_...)
         #[arg(value_name = "STORAGE_ID", value_parser = NonEmptyStringValueParser::new())]
@@ -98,12 +100,15 @@ pub enum StorageCommand {
 
     /// Download every file of a task run into a directory
     ///
-    /// File names are made safe (nothing is written outside DIR) and made distinct within the
-    /// run. Files already in DIR with the right size are skipped, so a re-run resumes. Each file
-    /// is written to a temporary file and renamed when complete. Expired download URLs are
-    /// refreshed and dropped connections resumed. A progress bar is shown when stderr is a
-    /// terminal; then one summary line, and one line per failed file. Exits 1 if any file
-    /// failed.
+    /// File names are made safe (nothing is written outside DIR) and distinct within the run.
+    /// Files already in DIR with the right size are skipped, so a re-run resumes. Each file is
+    /// written to a temporary file and renamed when complete. Expired download URLs are
+    /// refreshed and dropped connections resumed.
+    ///
+    /// stderr: a progress bar when it is a terminal, one line per failed file, then a summary:
+    ///   pulled trun_x into DIR: 12 downloaded, 3 skipped, 0 failed, 74.2 MiB in 1.3 s
+    /// Exits 1 if any file failed.
+    #[command(verbatim_doc_comment)]
     Pull {
         /// The task run (trun_...)
         #[arg(value_name = "RUN_ID", value_parser = NonEmptyStringValueParser::new())]
@@ -124,6 +129,7 @@ pub enum StorageCommand {
     /// Delete a storage item permanently and print Deck's confirmation as JSON
     ///
     /// The file and its extracted data cannot be recovered.
+    #[command(verbatim_doc_comment)]
     Rm {
         /// The storage item (stor_...)
         #[arg(value_name = "STORAGE_ID", value_parser = NonEmptyStringValueParser::new())]
@@ -141,7 +147,8 @@ fn default_concurrency() -> u16 {
 /// Parses the process's arguments. `Err` holds the exit code once help or the version was
 /// printed (0) or a usage error was reported in one line on stderr (2).
 pub fn parse() -> Result<Cli, ExitCode> {
-    Cli::try_parse().map_err(|error| match error.kind() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    Cli::try_parse_from(&args).map_err(|error| match error.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             // Printing help can only fail on a closed stdout; there is nothing left to say then.
             let _ = error.print();
@@ -151,14 +158,15 @@ pub fn parse() -> Result<Cli, ExitCode> {
             let _ = error.print();
             ExitCode::from(failure::USAGE)
         }
-        _ => Failure::Usage(one_line(&error.render().to_string())).report(),
+        _ => Failure::Usage(one_line(&error, &args)).report(),
     })
 }
 
 /// clap's error text (`error: ...`, tips, usage, a pointer to `--help`) as one line: the
 /// message, with the lines that continue it (such as the names of missing arguments), and a
-/// pointer to `--help`.
-pub fn one_line(rendered: &str) -> String {
+/// pointer to the help of the command `args` name (`see deck storage list --help`).
+pub fn one_line(error: &clap::Error, args: &[OsString]) -> String {
+    let rendered = error.render().to_string();
     let mut parts = Vec::new();
     for line in rendered.lines() {
         let line = line.trim();
@@ -172,14 +180,26 @@ pub fn one_line(rendered: &str) -> String {
     if message.is_empty() {
         message.push_str("invalid arguments");
     }
-    message.push_str(" (see deck --help)");
-    message
+    format!("{message} (see {} --help)", command_path(args))
+}
+
+/// The (sub)command `args` invoke, as far as they name known subcommands: `deck storage list`.
+fn command_path(args: &[OsString]) -> String {
+    let mut command = Cli::command();
+    let mut path = vec![command.get_name().to_owned()];
+    for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        let Some(sub) = command.find_subcommand(arg).cloned() else {
+            continue;
+        };
+        path.push(sub.get_name().to_owned());
+        command = sub;
+    }
+    path.join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_definition_is_consistent() {
@@ -228,16 +248,26 @@ mod tests {
 
     #[test]
     fn errors_become_one_line() {
-        let err = parse_from(&["storage", "list", "trun_1", "--limit", "0"]).unwrap_err();
+        let line = |args: &[&str]| {
+            let error = parse_from(args).unwrap_err();
+            let argv: Vec<OsString> = std::iter::once("deck")
+                .chain(args.iter().copied())
+                .map(OsString::from)
+                .collect();
+            one_line(&error, &argv)
+        };
         assert_eq!(
-            one_line(&err.render().to_string()),
-            "invalid value '0' for '--limit <N>': 0 is not in 1..=100 (see deck --help)"
+            line(&["storage", "list", "trun_1", "--limit", "0"]),
+            "invalid value '0' for '--limit <N>': 0 is not in 1..=100 (see deck storage list --help)"
         );
-        let err = parse_from(&["storage", "pull", "trun_1"]).unwrap_err();
         assert_eq!(
-            one_line(&err.render().to_string()),
-            "the following required arguments were not provided: --out <DIR> (see deck --help)"
+            line(&["storage", "pull", "trun_1"]),
+            "the following required arguments were not provided: --out <DIR> \
+             (see deck storage pull --help)"
         );
-        assert_eq!(one_line(""), "invalid arguments (see deck --help)");
+        assert_eq!(
+            line(&["--base-url", "x", "storage", "copy"]),
+            "unrecognized subcommand 'copy' (see deck storage --help)"
+        );
     }
 }
