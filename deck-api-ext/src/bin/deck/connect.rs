@@ -85,8 +85,21 @@ pub async fn connect_with(
     if let Some(url) = base_url_flag {
         builder = builder.base_url(url);
     }
-    let deck = builder.user_agent_suffix(USER_AGENT_SUFFIX).build()?;
+    let deck = builder
+        .user_agent_suffix(USER_AGENT_SUFFIX)
+        .build()
+        .map_err(|error| name_the_flag(error, base_url_flag.is_some()))?;
     Ok(Session { deck, _demo: None })
+}
+
+/// The builder calls a base URL given in code "base URL"; here it came from `--base-url`, so
+/// a complaint about it says that.
+fn name_the_flag(error: deck_api_ext::Error, from_flag: bool) -> Failure {
+    let message = error.to_string();
+    match message.strip_prefix("base URL ") {
+        Some(rest) if from_flag => Failure::Config(format!("--base-url {rest}")),
+        _ => Failure::Deck(error),
+    }
 }
 
 /// Starts the fake Deck server with the demo data and announces it in one line.
@@ -200,5 +213,13 @@ mod tests {
         let message = result.err().unwrap().message().unwrap();
         assert!(message.starts_with("DECK_BASE_URL"), "{message}");
         assert!(!message.contains("sk_live_secret"), "{message}");
+        let (result, _) = connect_to(Some("api.deck.co/v2"), pairs).await;
+        let failure = result.err().unwrap();
+        assert_eq!(failure.exit_code(), crate::failure::USAGE);
+        let message = failure.message().unwrap();
+        assert!(
+            message.starts_with("--base-url is not a valid URL"),
+            "{message}"
+        );
     }
 }

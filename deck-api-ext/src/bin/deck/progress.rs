@@ -8,8 +8,11 @@ use std::time::Duration;
 use deck_api_ext::storage::{FileOutcome, PullEvent};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 
-const TEMPLATE: &str = "{spinner} {msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} \
-                        {binary_bytes_per_sec} eta {eta}";
+/// While the run is being listed: no total yet.
+const LISTING_TEMPLATE: &str = "{spinner} {msg}";
+/// Once the run is listed: bytes against the run's total, and files done in the message.
+const BAR_TEMPLATE: &str = "{spinner} {msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} \
+                            {binary_bytes_per_sec} eta {eta}";
 const TICK: Duration = Duration::from_millis(120);
 
 /// Progress of a pull: the bar's length is the run's bytes, its message the files done.
@@ -34,11 +37,9 @@ impl PullProgress {
 
     /// Progress drawn on `bar`.
     fn new(bar: ProgressBar) -> Self {
-        // The template is a constant; the fallback only guards against a change in indicatif.
-        let style = ProgressStyle::with_template(TEMPLATE)
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-        let bar = bar.with_style(style).with_finish(ProgressFinish::AndClear);
+        let bar = bar
+            .with_style(style(LISTING_TEMPLATE))
+            .with_finish(ProgressFinish::AndClear);
         bar.set_message("listing files");
         PullProgress {
             bar,
@@ -53,6 +54,8 @@ impl PullProgress {
             PullEvent::Listed { files, bytes } => {
                 self.files_total.store(files, Ordering::Relaxed);
                 self.bar.set_length(bytes);
+                self.bar
+                    .set_style(style(BAR_TEMPLATE).progress_chars("=> "));
                 self.show_files();
             }
             PullEvent::Progress { progress, .. } => self.advance(progress.delta),
@@ -86,14 +89,28 @@ impl PullProgress {
     }
 }
 
+/// The style for `template`, a constant; the fallback only guards against a change in
+/// indicatif's template syntax.
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
 
     #[test]
+    fn the_templates_parse() {
+        for template in [LISTING_TEMPLATE, BAR_TEMPLATE] {
+            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+        }
+    }
+
+    #[test]
     fn counts_files_and_bytes() {
         let progress = PullProgress::new(ProgressBar::hidden());
+        assert_eq!(progress.bar.message(), "listing files");
         progress.on_event(PullEvent::Listed {
             files: 2,
             bytes: 10,
