@@ -28,10 +28,14 @@ fn list_requests(fake: &deck_api_ext::fake::FakeDeck) -> Vec<deck_api_ext::fake:
 }
 
 #[tokio::test]
-async fn list_follows_every_page_through_429_and_503() {
+async fn list_follows_every_page_through_429_and_503_mid_listing() {
     let fake = demo_fake().await;
-    let rate_limited = fake.inject(Route::ListStorage, Fault::rate_limited(Some("0")), 1);
+    // Faults fire in the order injected. Expired URLs do not matter to `list`, so the first
+    // two pages are served normally and the 503 and the 429 hit the third page's request,
+    // which carries a cursor.
+    let filler = fake.inject(Route::ListStorage, Fault::ExpiredUrl, 2);
     let unavailable = fake.inject(Route::ListStorage, Fault::status(503), 1);
+    let rate_limited = fake.inject(Route::ListStorage, Fault::rate_limited(Some("0")), 1);
     let run = deck(&["storage", "list", demo::STATEMENTS_RUN, "--limit", "10"])
         .against(&fake)
         .run()
@@ -47,21 +51,27 @@ async fn list_follows_every_page_through_429_and_503() {
         })
         .collect();
     assert_eq!(ids, fake.item_ids(demo::STATEMENTS_RUN).unwrap());
-    assert_eq!((rate_limited.hits(), unavailable.hits()), (1, 1));
-
-    // 5 pages of 10, plus the two failed attempts at the first; every request sent limit=10.
-    let requests = list_requests(&fake);
-    assert_eq!(requests.len(), 7, "{requests:#?}");
-    assert!(
-        requests
-            .iter()
-            .all(|r| r.query.as_deref().unwrap_or("").contains("limit=10"))
+    assert_eq!(
+        (filler.hits(), unavailable.hits(), rate_limited.hits()),
+        (2, 1, 1)
     );
-    let with_cursor = requests
-        .iter()
-        .filter(|r| r.query.as_deref().unwrap_or("").contains("cursor="))
-        .count();
-    assert_eq!(with_cursor, 4);
+
+    // 5 pages of 10 and two failed attempts at the third; every request sent limit=10.
+    let requests = list_requests(&fake);
+    let query = |i: usize| requests[i].query.clone().unwrap_or_default();
+    assert_eq!(requests.len(), 7, "{requests:#?}");
+    assert!((0..7).all(|i| query(i).contains("limit=10")));
+    assert!(!query(0).contains("cursor="));
+    assert!((1..7).all(|i| query(i).contains("cursor=")));
+    let statuses: Vec<Option<u16>> = requests.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 503, 429, 200, 200, 200].map(Some),
+        "{requests:#?}"
+    );
+    // The retries of the third page sent the same cursor.
+    assert_eq!(query(2), query(3));
+    assert_eq!(query(3), query(4));
 }
 
 #[tokio::test]
@@ -184,6 +194,55 @@ async fn pull_crosses_pages_through_faults_dropped_and_expired_downloads() {
         on_disk == expected,
         "the pulled files differ from the served ones"
     );
+}
+
+#[tokio::test]
+async fn pull_refreshes_urls_that_expired_after_listing_and_retries_a_later_page() {
+    let fake = fake_builder().start().await.unwrap();
+    let seeds = (0..150u64).map(|i| {
+        ItemSeed::new(
+            format!("doc_{i}.txt"),
+            "text/plain",
+            Content::generated(64, i),
+        )
+    });
+    let seeded = fake
+        .add_run(RunSeed::new("trun_stale").items(seeds))
+        .unwrap();
+    // The first page's URLs have expired by the time they are used; the second page's request
+    // fails twice before it is served.
+    let stale = fake.inject(Route::ListStorage, Fault::ExpiredUrl, 1);
+    let unavailable = fake.inject(Route::ListStorage, Fault::status(503), 1);
+    let rate_limited = fake.inject(Route::ListStorage, Fault::rate_limited(Some("0")), 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = deck(&["storage", "pull", "trun_stale", "--out"])
+        .arg(dir.path())
+        .against(&fake)
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.one_line()
+            .contains(": 150 downloaded, 0 skipped, 0 failed, "),
+        "{run:#?}"
+    );
+    assert_eq!(
+        (stale.hits(), unavailable.hits(), rate_limited.hits()),
+        (1, 1, 1)
+    );
+    // One fresh URL per item of the first page.
+    let refreshed = fake
+        .requests()
+        .iter()
+        .filter(|r| r.origin == Origin::Api && r.path.starts_with("/v2/storage/"))
+        .count();
+    assert_eq!(refreshed, 100);
+    for id in &seeded.item_ids {
+        let n: u64 = id.rsplit('_').next().unwrap().parse().unwrap();
+        let on_disk = std::fs::read(dir.path().join(format!("doc_{}.txt", n - 1))).unwrap();
+        assert_eq!(on_disk, content(&fake, id), "{id}");
+    }
 }
 
 #[tokio::test]

@@ -49,8 +49,14 @@ Exit status:
     arg_required_else_help = true
 )]
 pub struct Cli {
-    /// Deck API base URL [default: $DECK_BASE_URL, else https://api.deck.co/v2]
-    #[arg(long, global = true, value_name = "URL", value_parser = NonEmptyStringValueParser::new())]
+    /// The Deck API base URL (overrides `DECK_BASE_URL`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        value_parser = NonEmptyStringValueParser::new(),
+        help = "Deck API base URL [default: $DECK_BASE_URL, else https://api.deck.co/v2]"
+    )]
     pub base_url: Option<String>,
 
     #[command(subcommand)]
