@@ -1,10 +1,11 @@
 //! [`RawObject`]: a JSON object exactly as the API sent it, for printing.
 //!
-//! Decoding into `serde_json::Value` would sort the fields (its map is ordered by key unless
-//! the crate-wide `preserve_order` feature is on, which would change every map in the program)
-//! and could round numbers (integers beyond 64 bits become floats). A `RawObject` keeps the
-//! fields in the order they came, duplicates included, each value as its original JSON text;
-//! only insignificant whitespace is removed, so that an object always prints on one line.
+//! Decoding into `serde_json::Value` and printing that would not reproduce what the API sent:
+//! numbers are re-rendered (an integer beyond 64 bits becomes a rounded float, `1.50` becomes
+//! `1.5`), duplicate keys collapse, and field order depends on serde_json's `preserve_order`
+//! feature being on somewhere in the build. A `RawObject` keeps the fields in the order they
+//! came, duplicates included, each value as its original JSON text; only insignificant
+//! whitespace is removed, so that an object always prints on one line.
 
 use std::fmt;
 
