@@ -27,6 +27,7 @@ use futures_util::TryStreamExt;
 use serde::Deserialize;
 use support::alloc::{self, Counting};
 use support::args::Args;
+use support::list_server::{self, ListServer};
 use support::measure::{Case, run_interleaved};
 use support::server::FakeServer;
 use support::table::{Row, Target, render};
@@ -67,19 +68,21 @@ struct RawPage {
 #[derive(Clone)]
 struct RawLoop {
     http: reqwest::Client,
-    url: String,
+    base_url: String,
     api_key: String,
 }
 
 impl RawLoop {
-    /// Lists every item; calls `on_page` after each page; returns the number of items.
-    async fn run(self, work_per_page: Option<Duration>) -> u64 {
+    /// Lists every item of `run_id`, waiting `work_per_page` after each page; returns the
+    /// number of items.
+    async fn run(self, run_id: &str, work_per_page: Option<Duration>) -> u64 {
+        let url = format!("{}/task-runs/{run_id}/storage", self.base_url);
         let mut cursor: Option<String> = None;
         let mut count = 0;
         loop {
             let mut request = self
                 .http
-                .get(&self.url)
+                .get(&url)
                 .bearer_auth(&self.api_key)
                 .query(&[("limit", PAGE_SIZE)]);
             if let Some(cursor) = &cursor {
@@ -124,7 +127,7 @@ async fn sdk_items(deck: Deck, run_id: &str, prefetch: bool, work: Option<Durati
         black_box(&item);
         count += 1;
         if let Some(work) = work
-            && count % u64::from(PAGE_SIZE) == 0
+            && count.is_multiple_of(u64::from(PAGE_SIZE))
         {
             tokio::time::sleep(work).await;
         }
@@ -139,6 +142,7 @@ async fn sdk_pages(deck: Deck) -> u64 {
             format!("/task-runs/{RUN}/storage"),
         )
         .limit(PAGE_SIZE)
+        .prefetch(false)
         .pages();
     let mut count = 0u64;
     while let Some(page) = pages.try_next().await.expect("sdk pages") {
@@ -166,7 +170,8 @@ async fn generated_items(deck: Deck) -> u64 {
             Ok(Page::from(page.into_inner()))
         }
     })
-    .limit(PAGE_SIZE);
+    .limit(PAGE_SIZE)
+    .prefetch(false);
     let mut items = paginator.items();
     let mut count = 0u64;
     while let Some(item) = items.try_next().await.expect("generated items") {
@@ -208,30 +213,78 @@ fn peak_heap(
     alloc::peak() - start
 }
 
+/// The server the bench lists from, kept alive for the whole run.
+enum Server {
+    Synthetic(ListServer),
+    Fake(FakeServer),
+}
+
+impl Server {
+    fn start(name: Option<&str>) -> Server {
+        let started = Instant::now();
+        let server = match name {
+            None | Some("synthetic") => {
+                Server::Synthetic(ListServer::start(&[(RUN, ITEMS), (BIG_RUN, BIG_ITEMS)]))
+            }
+            Some("fake") => Server::Fake(FakeServer::start(vec![
+                seed(RUN, ITEMS),
+                seed(BIG_RUN, BIG_ITEMS),
+            ])),
+            Some(other) => {
+                eprintln!("unknown --server {other:?} (expected synthetic or fake)");
+                std::process::exit(2)
+            }
+        };
+        eprintln!(
+            "{} at {} with {ITEMS} + {BIG_ITEMS} items, ready in {:.1} s",
+            server.describe(),
+            server.base_url(),
+            started.elapsed().as_secs_f64()
+        );
+        server
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Server::Synthetic(_) => "synthetic list server (support/list_server.rs)",
+            Server::Fake(_) => "fake Deck server (deck_api_ext::fake)",
+        }
+    }
+
+    fn base_url(&self) -> &str {
+        match self {
+            Server::Synthetic(s) => &s.base_url,
+            Server::Fake(s) => &s.base_url,
+        }
+    }
+
+    fn api_key(&self) -> &str {
+        match self {
+            Server::Synthetic(_) => list_server::API_KEY,
+            Server::Fake(s) => &s.api_key,
+        }
+    }
+}
+
 fn main() {
     let args = Args::from_env(15);
-    let seeding = Instant::now();
-    let server = FakeServer::start(vec![seed(RUN, ITEMS), seed(BIG_RUN, BIG_ITEMS)]);
-    eprintln!(
-        "fake Deck at {} seeded with {ITEMS} + {BIG_ITEMS} items in {:.1} s",
-        server.base_url,
-        seeding.elapsed().as_secs_f64()
-    );
+    let server = Server::start(args.server.as_deref());
+    println!("server: {}\n", server.describe());
     alloc::track_this_thread();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("client runtime");
     let deck = Deck::builder()
-        .api_key(server.api_key.clone())
-        .base_url(server.base_url.clone())
+        .api_key(server.api_key())
+        .base_url(server.base_url())
         .retry(RetryConfig::default())
         .build()
         .expect("client");
     let raw = RawLoop {
         http: reqwest::Client::new(),
-        url: format!("{}/task-runs/{RUN}/storage", server.base_url),
-        api_key: server.api_key.clone(),
+        base_url: server.base_url().to_owned(),
+        api_key: server.api_key().to_owned(),
     };
     let mut all_met = true;
     let mut print = |title: &str, rows: &[Row]| {
@@ -252,15 +305,19 @@ fn main() {
                 deck.clone(),
             );
             vec![
-                Case::new("raw reqwest + serde_json loop", move || r.clone().run(None)),
-                Case::new("paginate().items()", move || {
+                Case::new("raw reqwest + serde_json loop", move || {
+                    r.clone().run(RUN, None)
+                }),
+                Case::new("paginate().prefetch(false).items()", move || {
                     sdk_items(d1.clone(), RUN, false, None)
                 }),
-                Case::new("paginate().pages()", move || sdk_pages(d2.clone())),
+                Case::new("paginate().prefetch(false).pages()", move || {
+                    sdk_pages(d2.clone())
+                }),
                 Case::new("paginate().prefetch(true).items()", move || {
                     sdk_items(d3.clone(), RUN, true, None)
                 }),
-                Case::new("from_fn(generated listTaskRunStorage).items()", move || {
+                Case::new("from_fn(generated op).prefetch(false).items()", move || {
                     generated_items(d4.clone())
                 }),
             ]
@@ -288,7 +345,7 @@ fn main() {
             let (r, d1, d2) = (raw.clone(), deck.clone(), deck.clone());
             vec![
                 Case::new("raw loop, consumer 1 ms/page", move || {
-                    r.clone().run(Some(WORK_PER_PAGE))
+                    r.clone().run(RUN, Some(WORK_PER_PAGE))
                 }),
                 Case::new("items() prefetch on, consumer 1 ms/page", move || {
                     sdk_items(d1.clone(), RUN, true, Some(WORK_PER_PAGE))
@@ -324,7 +381,8 @@ fn main() {
             sdk_items(deck.clone(), BIG_RUN, true, None),
             BIG_ITEMS,
         );
-        let raw_small = peak_heap(&runtime, raw.clone().run(None), ITEMS);
+        let raw_small = peak_heap(&runtime, raw.clone().run(RUN, None), ITEMS);
+        let raw_big = peak_heap(&runtime, raw.clone().run(BIG_RUN, None), BIG_ITEMS);
         let growth = big as f64 / small as f64;
         let growth_pf = big_pf as f64 / small_pf as f64;
         let flat = growth <= 1.10 && growth_pf <= 1.10;
@@ -344,7 +402,7 @@ fn main() {
         let verdict = |g: f64| format!("≤1.10: {}", if g <= 1.10 { "met" } else { "MISSED" });
         println!(
             "| {:<36} | {:>8.1} KiB | {:>9.1} KiB | {:>7.3} | {:<20} |",
-            "paginate().items()",
+            "paginate().prefetch(false).items()",
             kib(small),
             kib(big),
             growth,
@@ -359,11 +417,11 @@ fn main() {
             verdict(growth_pf)
         );
         println!(
-            "| {:<36} | {:>8.1} KiB | {:>13} | {:>7} | {:<20} |",
+            "| {:<36} | {:>8.1} KiB | {:>9.1} KiB | {:>7.3} | {:<20} |",
             "raw loop (reference)",
             kib(raw_small),
-            "",
-            "",
+            kib(raw_big),
+            raw_big as f64 / raw_small as f64,
             ""
         );
         println!();

@@ -113,7 +113,8 @@ async fn three_pages_with_filters_re_sent_on_every_page() {
 async fn a_repeated_cursor_stops_after_the_page_that_carried_it() {
     let fake = fake_with(25).await;
     let deck = deck(&fake, RetryConfig::default());
-    let mut items = list(&deck).limit(10).items();
+    // Without prefetch, page 2 is requested only after the fault is armed.
+    let mut items = list(&deck).limit(10).prefetch(false).items();
     let first = items.next().await.unwrap().unwrap();
     // Page 1 is read; page 2 will answer with next_cursor equal to its own cursor.
     let repeat = fake.inject(Route::ListStorage, Fault::RepeatCursor, 1);
@@ -162,7 +163,7 @@ async fn has_more_without_a_cursor_is_an_error_not_an_end() {
 async fn an_error_on_page_2_is_yielded_once_then_the_listing_resumes_from_its_cursor() {
     let fake = fake_with(25).await;
     let deck = deck(&fake, RetryConfig::disabled());
-    let mut pages = list(&deck).limit(10).pages();
+    let mut pages = list(&deck).limit(10).prefetch(false).pages();
     let first = pages.next().await.unwrap().unwrap();
     fake.inject(Route::ListStorage, Fault::status(500), 1);
 
@@ -198,7 +199,7 @@ async fn a_transient_500_is_retried_inside_the_listing() {
         &fake,
         RetryConfig::default().with_initial_backoff(Duration::from_millis(1)),
     );
-    let mut items = list(&deck).limit(10).items();
+    let mut items = list(&deck).limit(10).prefetch(false).items();
     items.next().await.unwrap().unwrap();
     let fault = fake.inject(Route::ListStorage, Fault::status(500), 1);
     let rest: Vec<ListStorageItemResponse> = items.try_collect().await.unwrap();
@@ -247,7 +248,14 @@ async fn limit_0_and_101_are_rejected_without_a_request() {
 async fn resumes_from_a_saved_cursor() {
     let fake = fake_with(25).await;
     let deck = deck(&fake, RetryConfig::default());
-    let first = list(&deck).limit(10).pages().next().await.unwrap().unwrap();
+    let first = list(&deck)
+        .limit(10)
+        .prefetch(false)
+        .pages()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
     let saved = first.next_cursor.clone().unwrap();
 
     let paginator = list(&deck).limit(10).resume_from(saved.clone());
@@ -379,7 +387,8 @@ async fn from_fn_over_the_generated_operation() {
             Ok(Page::from(page.into_inner()))
         }
     })
-    .limit(10);
+    .limit(10)
+    .prefetch(false);
     let items = paginator.clone().try_collect_all().await.unwrap();
     assert_eq!(ids(&items), fake.item_ids(RUN).unwrap());
     assert_eq!(list_requests(&fake).len(), 3);
@@ -397,4 +406,18 @@ async fn from_fn_over_the_generated_operation() {
     };
     assert_eq!(error.kind(), ErrorKind::Pagination);
     assert_eq!(list_requests(&fake).len(), 2);
+}
+
+#[tokio::test]
+async fn prefetch_is_the_default_and_a_dropped_stream_sends_at_most_one_page_more() {
+    let fake = fake_with(50).await;
+    let deck = deck(&fake, RetryConfig::default());
+    let mut pages = list(&deck).limit(10).pages();
+    let first = pages.next().await.unwrap().unwrap();
+    assert_eq!(first.data.len(), 10);
+    // The default prefetch asks for page 2 while page 1 is being used.
+    wait_for_list_requests(&fake, 2).await;
+    drop(pages);
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    assert_eq!(list_requests(&fake).len(), 2, "nothing after the drop");
 }

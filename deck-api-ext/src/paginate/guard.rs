@@ -4,8 +4,7 @@
 //! cursor, or fail. It fails when `has_more` is true without a cursor, when the cursor was seen
 //! before in this listing (following it would loop), and after too many empty pages in a row.
 
-use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use super::history::CursorHistory;
 
 /// How many empty pages with `has_more: true` may follow each other before the listing is
 /// abandoned. Deck applies filters before paginating, so an empty page that claims more results
@@ -27,15 +26,11 @@ pub(crate) enum Next {
     },
 }
 
-/// The state the checks need: cursors seen so far and the current run of empty pages.
-///
-/// Cursors are remembered as 64-bit fingerprints (SipHash with fixed keys), not strings: a listing
-/// of 2,000 pages costs 16 KiB instead of every cursor, so memory stays flat however long the
-/// listing. Two different cursors share a fingerprint with probability about `n² / 2⁶⁵`
-/// (below 10⁻¹² for a million pages).
+/// The state the checks need: the cursors followed so far (in constant memory, see
+/// [`CursorHistory`]) and the current run of empty pages.
 #[derive(Debug, Default)]
 pub(crate) struct Guard {
-    seen: HashSet<u64>,
+    seen: CursorHistory,
     empty_run: u32,
 }
 
@@ -44,7 +39,7 @@ impl Guard {
     pub(crate) fn starting_at(cursor: Option<&str>) -> Self {
         let mut guard = Guard::default();
         if let Some(cursor) = cursor {
-            guard.seen.insert(fingerprint(cursor));
+            guard.seen.insert(cursor);
         }
         guard
     }
@@ -67,7 +62,7 @@ impl Guard {
                 resume: None,
             };
         };
-        if !self.seen.insert(fingerprint(cursor)) {
+        if !self.seen.insert(cursor) {
             return Next::Fail {
                 message: format!(
                     "next_cursor {cursor:?} was already used in this listing; \
@@ -92,12 +87,6 @@ impl Guard {
         }
         Next::Fetch(cursor.to_owned())
     }
-}
-
-fn fingerprint(cursor: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    cursor.hash(&mut hasher);
-    hasher.finish()
 }
 
 #[cfg(test)]

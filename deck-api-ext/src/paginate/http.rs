@@ -44,19 +44,26 @@ impl<T: Send + 'static> HttpList<T> {
     }
 
     async fn fetch(&self, operation_id: &'static str, page: PageRequest) -> Result<Page<T>> {
-        let mut builder = self
+        let mut request = self
             .deck
             .request_builder(reqwest::Method::GET, &self.path)
-            .query(&self.filters);
-        if let Some(limit) = page.limit {
-            builder = builder.query(&[("limit", limit)]);
+            .build()
+            .map_err(|e| {
+                Error::invalid_request(operation_id, format!("cannot build the request: {e}"))
+            })?;
+        if !self.filters.is_empty() || page.limit.is_some() || page.cursor.is_some() {
+            // One pass over the query string: filters first, then `limit` and `cursor`.
+            let mut query = request.url_mut().query_pairs_mut();
+            for (key, value) in &self.filters {
+                query.append_pair(key, value);
+            }
+            if let Some(limit) = page.limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = &page.cursor {
+                query.append_pair("cursor", cursor);
+            }
         }
-        if let Some(cursor) = &page.cursor {
-            builder = builder.query(&[("cursor", cursor)]);
-        }
-        let request = builder.build().map_err(|e| {
-            Error::invalid_request(operation_id, format!("cannot build the request: {e}"))
-        })?;
         let response = self.deck.execute_raw(operation_id, request).await?;
         let body = response
             .bytes()

@@ -295,6 +295,8 @@ impl<T: Send + 'static> Stream for ItemStream<T> {
             if let Some(item) = this.buffer.next() {
                 return Poll::Ready(Some(Ok(item)));
             }
+            // Free the drained page's allocation before the next one arrives.
+            this.buffer = Vec::new().into_iter();
             match ready!(Pin::new(&mut this.pages).poll_next(cx)) {
                 Some(Ok(page)) => this.buffer = page.data.into_iter(),
                 Some(Err(error)) => return Poll::Ready(Some(Err(error))),
