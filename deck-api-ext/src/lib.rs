@@ -54,3 +54,8 @@ pub mod webhook;
 // The fake Deck server for tests and demos.
 #[cfg(feature = "fake")]
 pub mod fake;
+
+/// The README's Rust samples compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
