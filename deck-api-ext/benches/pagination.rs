@@ -392,16 +392,16 @@ fn main() {
             "## 3. Peak client heap while streaming (bytes above the level before the listing)"
         );
         println!(
-            "| {:<36} | {:>12} | {:>12} | {:>7} | {:<20} |",
+            "| {:<36} | {:>13} | {:>13} | {:>7} | {:<20} |",
             "case", "20,000 items", "200,000 items", "growth", "target"
         );
         println!(
-            "|{:-<38}|{:->14}|{:->14}|{:->9}|{:-<22}|",
+            "|{:-<38}|{:->15}|{:->15}|{:->9}|{:-<22}|",
             "", "", "", "", ""
         );
         let verdict = |g: f64| format!("≤1.10: {}", if g <= 1.10 { "met" } else { "MISSED" });
         println!(
-            "| {:<36} | {:>8.1} KiB | {:>9.1} KiB | {:>7.3} | {:<20} |",
+            "| {:<36} | {:>9.1} KiB | {:>9.1} KiB | {:>7.3} | {:<20} |",
             "paginate().prefetch(false).items()",
             kib(small),
             kib(big),
@@ -409,7 +409,7 @@ fn main() {
             verdict(growth)
         );
         println!(
-            "| {:<36} | {:>8.1} KiB | {:>9.1} KiB | {:>7.3} | {:<20} |",
+            "| {:<36} | {:>9.1} KiB | {:>9.1} KiB | {:>7.3} | {:<20} |",
             "paginate().prefetch(true).items()",
             kib(small_pf),
             kib(big_pf),
@@ -417,7 +417,7 @@ fn main() {
             verdict(growth_pf)
         );
         println!(
-            "| {:<36} | {:>8.1} KiB | {:>9.1} KiB | {:>7.3} | {:<20} |",
+            "| {:<36} | {:>9.1} KiB | {:>9.1} KiB | {:>7.3} | {:<20} |",
             "raw loop (reference)",
             kib(raw_small),
             kib(raw_big),

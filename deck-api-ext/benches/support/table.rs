@@ -48,12 +48,12 @@ pub fn render(title: &str, rows: &[Row]) -> (String, bool) {
     let _ = writeln!(out, "{title}");
     let _ = writeln!(
         out,
-        "| {:<46} | {:>9} | {:>9} | {:>7} | {:>7} | {:<24} |",
+        "| {:<46} | {:>9} | {:>9} | {:>7} | {:>7} | {:<28} |",
         "case", "wall ms", "cpu ms", "wall ×", "cpu ×", "target"
     );
     let _ = writeln!(
         out,
-        "|{:-<48}|{:->11}|{:->11}|{:->9}|{:->9}|{:-<26}|",
+        "|{:-<48}|{:->11}|{:->11}|{:->9}|{:->9}|{:-<30}|",
         "", "", "", "", "", ""
     );
     for (i, row) in rows.iter().enumerate() {
@@ -78,7 +78,7 @@ pub fn render(title: &str, rows: &[Row]) -> (String, bool) {
         };
         let _ = writeln!(
             out,
-            "| {:<46} | {:>9.2} | {:>9.2} | {:>7.3} | {:>7.3} | {:<24} |",
+            "| {:<46} | {:>9.2} | {:>9.2} | {:>7.3} | {:>7.3} | {:<28} |",
             row.name,
             m.wall.as_secs_f64() * 1e3,
             m.cpu.as_secs_f64() * 1e3,

@@ -133,6 +133,12 @@ impl<T: Send + 'static> PageStream<T> {
                 return Err(error);
             }
         };
+        tracing::debug!(
+            operation = self.operation_id,
+            items = page.data.len(),
+            has_more = page.has_more,
+            "Deck page received"
+        );
         self.delivered_from = self.cursor.take();
         let mut truncated = false;
         if let Some(remaining) = self.remaining.as_mut() {
