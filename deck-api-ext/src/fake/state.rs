@@ -177,11 +177,21 @@ impl Store {
     /// Up to `limit` items of `run_id` with a sequence number above `after` (0: from the start;
     /// sequence numbers start at 1).
     pub(crate) fn page(&self, run_id: &str, after: u64, limit: usize) -> Page {
-        let mut rest = self
-            .run_items(run_id)
-            .into_iter()
-            .filter(|item| item.seq > after);
-        let items: Vec<Item> = rest.by_ref().take(limit).collect();
+        let Some(run) = self.runs.get(run_id) else {
+            return Page {
+                items: Vec::new(),
+                has_more: false,
+            };
+        };
+        // A run's ids are in insertion order and sequence numbers only grow, so the page starts
+        // at a binary-searched position and only the page's own items are cloned: O(log n + limit)
+        // per page, whatever the run's size.
+        let seq = |id: &String| self.items.get(id).map_or(u64::MAX, |item| item.seq);
+        let start = run.item_ids.partition_point(|id| seq(id) <= after);
+        let mut rest = run.item_ids[start..]
+            .iter()
+            .filter_map(|id| self.items.get(id));
+        let items: Vec<Item> = rest.by_ref().take(limit).cloned().collect();
         let has_more = rest.next().is_some();
         Page { items, has_more }
     }
