@@ -424,6 +424,8 @@ async fn streams_are_send_unpin_and_fused() {
     let items = deck.paginate::<Item>("listThings", "/things").items();
     assert_stream(&pages);
     assert_stream(&items);
+    fn assert_shareable<P: Send + Sync + Clone + 'static>() {}
+    assert_shareable::<Paginator<Item>>();
     // A stream can be moved to another task.
     let handle = tokio::spawn(async move { items.try_collect::<Vec<_>>().await });
     assert_eq!(ids(&handle.await.unwrap().unwrap()), ["a"]);
