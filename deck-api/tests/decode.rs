@@ -2,8 +2,8 @@
 //! fields, both storage item shapes.
 
 use deck_api::types::{
-    ListStorageItemResponseFileSize, ListStorageItemResponsePurpose, ListStorageItemResponsePurposeKnown,
-    PaginatedResponseOfListStorageItemResponse,
+    ListStorageItemResponseFileSize, ListStorageItemResponsePurpose,
+    ListStorageItemResponsePurposeKnown, PaginatedResponseOfListStorageItemResponse,
 };
 
 fn page(file_size: &str, purpose: &str) -> String {
@@ -28,25 +28,45 @@ fn size_text(s: &ListStorageItemResponseFileSize) -> String {
 
 #[test]
 fn file_size_as_integer_and_as_string() {
-    for raw in ["245678", "\"245678\"", "9007199254740993", "\"9007199254740993\"", "\"9223372036854775807\""] {
+    for raw in [
+        "245678",
+        "\"245678\"",
+        "9007199254740993",
+        "\"9007199254740993\"",
+        "\"9223372036854775807\"",
+    ] {
         let p = decode(raw, "\"output\"");
-        assert_eq!(size_text(&p.data[0].file_size), raw.trim_matches('"'), "{raw}");
+        assert_eq!(
+            size_text(&p.data[0].file_size),
+            raw.trim_matches('"'),
+            "{raw}"
+        );
     }
 }
 
 #[test]
 fn non_numeric_size_strings_are_rejected() {
-    assert!(serde_json::from_str::<PaginatedResponseOfListStorageItemResponse>(&page("\"12kb\"", "\"output\"")).is_err());
+    assert!(
+        serde_json::from_str::<PaginatedResponseOfListStorageItemResponse>(&page(
+            "\"12kb\"",
+            "\"output\""
+        ))
+        .is_err()
+    );
 }
 
 #[test]
 fn unknown_purpose_is_kept_and_known_ones_match() {
     let p = decode("1", "\"something_new\"");
-    assert!(matches!(&p.data[0].purpose, Some(ListStorageItemResponsePurpose::Other(s)) if s == "something_new"));
+    assert!(
+        matches!(&p.data[0].purpose, Some(ListStorageItemResponsePurpose::Other(s)) if s == "something_new")
+    );
     let p = decode("1", "\"attachment\"");
     assert!(matches!(
         p.data[0].purpose,
-        Some(ListStorageItemResponsePurpose::Known(ListStorageItemResponsePurposeKnown::Attachment))
+        Some(ListStorageItemResponsePurpose::Known(
+            ListStorageItemResponsePurposeKnown::Attachment
+        ))
     ));
 }
 
@@ -71,6 +91,16 @@ fn the_list_operation_takes_cursor_and_limit() {
         deck_api::ClientState::default(),
     );
     // Compiles only while the builder has both parameters (spec/fixes/list-storage-pagination-params.json).
-    let _builder = client.list_task_run_storage().run_id("trun_1").cursor("c").limit(100);
-    let _ = (client.get_storage_item(), client.delete_storage_item(), client.create_task(), client.update_task(), client.get_task_run());
+    let _builder = client
+        .list_task_run_storage()
+        .run_id("trun_1")
+        .cursor("c")
+        .limit(100);
+    let _ = (
+        client.get_storage_item(),
+        client.delete_storage_item(),
+        client.create_task(),
+        client.update_task(),
+        client.get_task_run(),
+    );
 }

@@ -23,7 +23,8 @@ use serde::de::{self, Deserializer, Unexpected, Visitor};
 
 /// Why a `file_size` value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum FileSizeError {
+#[non_exhaustive]
+pub enum FileSizeError {
     /// A negative integer (or a string holding one).
     Negative(String),
     /// A string that is not a canonical decimal integer.
@@ -47,8 +48,11 @@ impl fmt::Display for FileSizeError {
 impl std::error::Error for FileSizeError {}
 
 /// Parses a size given as a string: canonical decimal digits only (the spec's pattern without
-/// the minus sign), exact over the whole `u64` range.
-pub(crate) fn parse_decimal(text: &str) -> Result<u64, FileSizeError> {
+/// the minus sign), exact over the whole `u64` range. This is the rule [`StorageItem`] decodes
+/// string sizes by; tools that keep items as raw JSON (the `deck` program) reuse it.
+///
+/// [`StorageItem`]: super::StorageItem
+pub fn parse_decimal(text: &str) -> Result<u64, FileSizeError> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if text == "-0" {
         // The spec's pattern allows it; it is zero.

@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use deck_api_ext::storage::{FileSizeError, parse_file_size};
 use serde_json::Value;
 use serde_json::value::to_raw_value;
 
@@ -74,21 +75,14 @@ pub fn parse(raw: &str) -> Result<u64, SizeError> {
     }
 }
 
+/// A string size, by the library's rule (`StorageItem` decodes sizes the same way).
 fn decimal(text: &str) -> Result<u64, SizeError> {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if text == "-0" {
-        return Ok(0);
-    }
-    if digits(text) && (text.len() == 1 || !text.starts_with('0')) {
-        return text
-            .parse()
-            .map_err(|_| SizeError::TooLarge(text.to_owned()));
-    }
-    if text.strip_prefix('-').is_some_and(digits) {
-        Err(SizeError::Negative(text.to_owned()))
-    } else {
-        Err(SizeError::NotDecimal(text.to_owned()))
-    }
+    parse_file_size(text).map_err(|e| match e {
+        FileSizeError::Negative(v) => SizeError::Negative(v),
+        FileSizeError::TooLarge(v) => SizeError::TooLarge(v),
+        FileSizeError::NotDecimal(v) => SizeError::NotDecimal(v),
+        _ => SizeError::NotDecimal(text.to_owned()),
+    })
 }
 
 /// Rewrites `item`'s `file_size` as a JSON integer, in place (the field keeps its position).
