@@ -2,7 +2,7 @@
 //! loop, over the fake Deck server, in the same run.
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p deck-api-ext --features fake --bench
-//! pagination -- [--reps N] [--strict]`). Three tables:
+//! pagination -- [--reps N] [--section N]... [--strict]`). Three sections:
 //!
 //! 1. 20,000 storage items in 200 pages of 100, consumed as fast as possible: client CPU time
 //!    and wall time against the raw loop (targets ≤ 1.10× CPU, ≤ 1.05× wall).
@@ -27,7 +27,6 @@ use futures_util::TryStreamExt;
 use serde::Deserialize;
 use support::alloc::{self, Counting};
 use support::args::Args;
-use support::list_server::{self, ListServer};
 use support::measure::{Case, run_interleaved};
 use support::server::FakeServer;
 use support::table::{Row, Target, render};
@@ -213,78 +212,30 @@ fn peak_heap(
     alloc::peak() - start
 }
 
-/// The server the bench lists from, kept alive for the whole run.
-enum Server {
-    Synthetic(ListServer),
-    Fake(FakeServer),
-}
-
-impl Server {
-    fn start(name: Option<&str>) -> Server {
-        let started = Instant::now();
-        let server = match name {
-            None | Some("synthetic") => {
-                Server::Synthetic(ListServer::start(&[(RUN, ITEMS), (BIG_RUN, BIG_ITEMS)]))
-            }
-            Some("fake") => Server::Fake(FakeServer::start(vec![
-                seed(RUN, ITEMS),
-                seed(BIG_RUN, BIG_ITEMS),
-            ])),
-            Some(other) => {
-                eprintln!("unknown --server {other:?} (expected synthetic or fake)");
-                std::process::exit(2)
-            }
-        };
-        eprintln!(
-            "{} at {} with {ITEMS} + {BIG_ITEMS} items, ready in {:.1} s",
-            server.describe(),
-            server.base_url(),
-            started.elapsed().as_secs_f64()
-        );
-        server
-    }
-
-    fn describe(&self) -> &'static str {
-        match self {
-            Server::Synthetic(_) => "synthetic list server (support/list_server.rs)",
-            Server::Fake(_) => "fake Deck server (deck_api_ext::fake)",
-        }
-    }
-
-    fn base_url(&self) -> &str {
-        match self {
-            Server::Synthetic(s) => &s.base_url,
-            Server::Fake(s) => &s.base_url,
-        }
-    }
-
-    fn api_key(&self) -> &str {
-        match self {
-            Server::Synthetic(_) => list_server::API_KEY,
-            Server::Fake(s) => &s.api_key,
-        }
-    }
-}
-
 fn main() {
     let args = Args::from_env(15);
-    let server = Server::start(args.server.as_deref());
-    println!("server: {}\n", server.describe());
+    let started = Instant::now();
+    let server = FakeServer::start(vec![seed(RUN, ITEMS), seed(BIG_RUN, BIG_ITEMS)]);
+    eprintln!(
+        "fake Deck server at {} seeded with {ITEMS} + {BIG_ITEMS} items in {:.1} s",
+        server.base_url,
+        started.elapsed().as_secs_f64()
+    );
     alloc::track_this_thread();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("client runtime");
     let deck = Deck::builder()
-        .api_key(server.api_key())
-        .base_url(server.base_url())
+        .api_key(server.api_key.clone())
+        .base_url(server.base_url.clone())
         .retry(RetryConfig::default())
         .build()
         .expect("client");
     let raw = RawLoop {
         http: reqwest::Client::new(),
-        base_url: server.base_url().to_owned(),
-        api_key: server.api_key().to_owned(),
+        base_url: server.base_url.clone(),
+        api_key: server.api_key.clone(),
     };
     let mut all_met = true;
     let mut print = |title: &str, rows: &[Row]| {

@@ -9,8 +9,6 @@ pub struct Args {
     pub strict: bool,
     /// Sections to run (1-based); empty means all.
     pub sections: Vec<usize>,
-    /// Which server a bench should run against, for benches that offer a choice.
-    pub server: Option<String>,
 }
 
 impl Args {
@@ -20,7 +18,6 @@ impl Args {
             reps: default_reps,
             strict: false,
             sections: Vec::new(),
-            server: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(arg) = it.next() {
@@ -39,9 +36,6 @@ impl Args {
                         .and_then(|v| v.parse().ok())
                         .unwrap_or_else(|| usage("--section needs a section number")),
                 ),
-                "--server" => {
-                    args.server = Some(it.next().unwrap_or_else(|| usage("--server needs a name")))
-                }
                 other => usage(&format!("unknown argument {other:?}")),
             }
         }
@@ -56,7 +50,7 @@ impl Args {
 
 fn usage(message: &str) -> ! {
     eprintln!(
-        "{message}\nusage: cargo xtask bench [--bench NAME] -- [--reps N] [--section N]... [--server NAME] [--strict]"
+        "{message}\nusage: cargo xtask bench [--bench NAME] -- [--reps N] [--section N]... [--strict]"
     );
     std::process::exit(2)
 }

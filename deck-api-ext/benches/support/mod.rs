@@ -9,7 +9,6 @@
 
 pub mod alloc;
 pub mod args;
-pub mod list_server;
 pub mod measure;
 pub mod server;
 pub mod table;
