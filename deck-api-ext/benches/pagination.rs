@@ -69,6 +69,35 @@ struct RawLoop {
     http: reqwest::Client,
     base_url: String,
     api_key: String,
+    /// A total timeout per request, as the client sets by default.
+    timeout: Option<Duration>,
+}
+
+impl RawLoop {
+    /// The minimal loop: a default reqwest client, no timeouts.
+    fn minimal(base_url: &str, api_key: &str) -> RawLoop {
+        RawLoop {
+            http: reqwest::Client::new(),
+            base_url: base_url.to_owned(),
+            api_key: api_key.to_owned(),
+            timeout: None,
+        }
+    }
+
+    /// The same loop with the HTTP settings `Deck` uses by default (connect, read and total
+    /// timeouts), to tell their cost from the paginator's.
+    fn with_client_timeouts(base_url: &str, api_key: &str) -> RawLoop {
+        RawLoop {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(30))
+                .build()
+                .expect("reqwest client"),
+            base_url: base_url.to_owned(),
+            api_key: api_key.to_owned(),
+            timeout: Some(Duration::from_secs(60)),
+        }
+    }
 }
 
 impl RawLoop {
@@ -86,6 +115,9 @@ impl RawLoop {
                 .query(&[("limit", PAGE_SIZE)]);
             if let Some(cursor) = &cursor {
                 request = request.query(&[("cursor", cursor)]);
+            }
+            if let Some(timeout) = self.timeout {
+                request = request.timeout(timeout);
             }
             let body = request
                 .send()
@@ -232,11 +264,8 @@ fn main() {
         .retry(RetryConfig::default())
         .build()
         .expect("client");
-    let raw = RawLoop {
-        http: reqwest::Client::new(),
-        base_url: server.base_url.clone(),
-        api_key: server.api_key.clone(),
-    };
+    let raw = RawLoop::minimal(&server.base_url, &server.api_key);
+    let raw_timeouts = RawLoop::with_client_timeouts(&server.base_url, &server.api_key);
     let mut all_met = true;
     let mut print = |title: &str, rows: &[Row]| {
         let (text, met) = render(title, rows);
@@ -248,27 +277,25 @@ fn main() {
     let started = Instant::now();
     if args.section(1) {
         let cases = {
-            let (r, d1, d2, d3, d4) = (
-                raw.clone(),
-                deck.clone(),
-                deck.clone(),
-                deck.clone(),
-                deck.clone(),
-            );
+            let (r, rt) = (raw.clone(), raw_timeouts.clone());
+            let (d0, d1, d2, d4) = (deck.clone(), deck.clone(), deck.clone(), deck.clone());
             vec![
                 Case::new("raw reqwest + serde_json loop", move || {
                     r.clone().run(RUN, None)
                 }),
-                Case::new("paginate().prefetch(false).items()", move || {
+                Case::new("raw loop + Deck's default timeouts", move || {
+                    rt.clone().run(RUN, None)
+                }),
+                Case::new("paginate().items() (default)", move || {
                     sdk_items(d1.clone(), RUN, false, None)
                 }),
-                Case::new("paginate().prefetch(false).pages()", move || {
+                Case::new("paginate().pages() (default)", move || {
                     sdk_pages(d2.clone())
                 }),
                 Case::new("paginate().prefetch(true).items()", move || {
-                    sdk_items(d3.clone(), RUN, true, None)
+                    sdk_items(d0.clone(), RUN, true, None)
                 }),
-                Case::new("from_fn(generated op).prefetch(false).items()", move || {
+                Case::new("from_fn(generated op).items()", move || {
                     generated_items(d4.clone())
                 }),
             ]
@@ -284,7 +311,7 @@ fn main() {
                 ITEMS / u64::from(PAGE_SIZE),
                 args.reps
             ),
-            &rows(&cases, samples, &[None, at_most, at_most, None, None]),
+            &rows(&cases, samples, &[None, None, at_most, at_most, None, None]),
         );
         eprintln!("section 1 took {:.1} s", started.elapsed().as_secs_f64());
     }
@@ -385,6 +412,7 @@ fn main() {
 
     drop(deck);
     drop(raw);
+    drop(raw_timeouts);
     drop(server);
     if all_met {
         println!("all targets met");

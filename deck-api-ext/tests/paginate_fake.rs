@@ -56,7 +56,7 @@ fn ids(items: &[ListStorageItemResponse]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn three_pages_with_filters_re_sent_on_every_page() {
+async fn three_pages_with_filters_re_sent_on_every_page_and_no_prefetch_by_default() {
     let fake = fake_with(25).await;
     let deck = deck(&fake, RetryConfig::default());
     let pages: Vec<Page<ListStorageItemResponse>> = list(&deck)
@@ -409,15 +409,27 @@ async fn from_fn_over_the_generated_operation() {
 }
 
 #[tokio::test]
-async fn prefetch_is_the_default_and_a_dropped_stream_sends_at_most_one_page_more() {
+async fn a_dropped_prefetching_stream_sends_at_most_one_page_more() {
     let fake = fake_with(50).await;
     let deck = deck(&fake, RetryConfig::default());
-    let mut pages = list(&deck).limit(10).pages();
+    let mut pages = list(&deck).limit(10).prefetch(true).pages();
     let first = pages.next().await.unwrap().unwrap();
     assert_eq!(first.data.len(), 10);
-    // The default prefetch asks for page 2 while page 1 is being used.
+    // Prefetch asks for page 2 while page 1 is being used.
     wait_for_list_requests(&fake, 2).await;
     drop(pages);
     tokio::time::sleep(Duration::from_millis(40)).await;
     assert_eq!(list_requests(&fake).len(), 2, "nothing after the drop");
+}
+
+#[tokio::test]
+async fn by_default_the_next_page_is_requested_only_when_asked_for() {
+    let fake = fake_with(30).await;
+    let deck = deck(&fake, RetryConfig::default());
+    let mut pages = list(&deck).limit(10).pages();
+    pages.next().await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    assert_eq!(list_requests(&fake).len(), 1);
+    pages.next().await.unwrap().unwrap();
+    assert_eq!(list_requests(&fake).len(), 2);
 }

@@ -43,10 +43,10 @@
 //!   [`PageStream::resume_cursor`] / [`ItemStream::resume_cursor`] then give the cursor a new
 //!   paginator can [`resume_from`](Paginator::resume_from). Deck answers a stale cursor with
 //!   400 `cursor_invalid`; start from the first page then.
-//! * **Prefetch** ([`Paginator::prefetch`], on by default): while the caller works on a page,
+//! * **Prefetch** ([`Paginator::prefetch`], off by default): while the caller works on a page,
 //!   the next one is fetched on a tokio task; never more than one page ahead, and dropping the
-//!   stream cancels it. Measured (`BENCHMARKS.md`): no extra CPU or wall time for a consumer
-//!   that does nothing, 38% less wall time for one that spends 1 ms per page.
+//!   stream cancels it. Measured (`BENCHMARKS.md`): about half the wall time for a consumer
+//!   that spends 1 ms per page, about 3% more CPU for one that does nothing per page.
 //!
 //! Pre-signed download URLs in storage items expire: prefer streaming to collecting a long
 //! listing before downloading.
@@ -111,10 +111,12 @@ use stream::{Fetch, Plan};
 /// The largest page Deck serves.
 pub const MAX_LIMIT: u32 = 100;
 
-/// Whether [`Paginator::prefetch`] is on unless set: yes, because fetching the next page while
-/// the caller works on the current one cost nothing measurable and hid the round trip whenever
-/// the caller did any work per page (see `BENCHMARKS.md`).
-pub const DEFAULT_PREFETCH: bool = true;
+/// Whether [`Paginator::prefetch`] is on unless set: no. Measured (`BENCHMARKS.md`), prefetch
+/// halves the wall time of a consumer that spends 1 ms per page but costs a consumer that does
+/// nothing per page about 3% more CPU (up to 10% in noisy runs: the fetch runs on its own task),
+/// sends a request that may never be used, and changes when requests reach the server; so it is
+/// opt-in, for consumers that do I/O per page.
+pub const DEFAULT_PREFETCH: bool = false;
 
 /// Where pages come from.
 enum Source<T> {
@@ -244,9 +246,10 @@ impl<T: Send + 'static> Paginator<T> {
     }
 
     /// Whether to fetch the next page while the caller consumes the current one (at most one page
-    /// ahead, on a tokio task; without a tokio runtime pages are fetched in line). On by default
-    /// ([`DEFAULT_PREFETCH`]). The price: a stream dropped before its end has sent one request
-    /// more than it used. Turn it off to send each request only when its page is asked for.
+    /// ahead, on a tokio task, so it progresses however long the caller spends on a page; without
+    /// a tokio runtime pages are fetched in line). Off by default ([`DEFAULT_PREFETCH`]): turn it
+    /// on when the caller does I/O per page (downloads, database writes). The price: a little CPU
+    /// per page, and a stream dropped before its end has sent one request more than it used.
     #[must_use]
     pub fn prefetch(mut self, prefetch: bool) -> Self {
         self.prefetch = prefetch;
