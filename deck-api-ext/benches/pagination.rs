@@ -245,7 +245,7 @@ fn peak_heap(
 }
 
 fn main() {
-    let args = Args::from_env(15);
+    let args = Args::from_env(21);
     let started = Instant::now();
     let server = FakeServer::start(vec![seed(RUN, ITEMS), seed(BIG_RUN, BIG_ITEMS)]);
     eprintln!(
