@@ -41,11 +41,13 @@ pub use retry::RetryConfig;
 
 // Pagination for every list endpoint.
 pub mod paginate;
+pub use paginate::{Page, Paginator};
 
 // Storage: items, downloads, bulk pull; typed extraction; task storage config.
 pub mod extraction;
 pub mod storage;
 pub mod task_config;
+pub use storage::StorageItem;
 
 // Webhook signature verification.
 #[cfg(feature = "webhooks")]

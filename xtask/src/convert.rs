@@ -397,12 +397,11 @@ fn convert_schema(
     if let Some(c) = obj.remove("const") {
         obj.insert("enum".into(), json!([c]));
     }
-    if let Some(examples) = obj.remove("examples") {
-        if let Some(first) = examples.as_array().and_then(|a| a.first())
-            && !obj.contains_key("example")
-        {
-            obj.insert("example".into(), first.clone());
-        }
+    if let Some(examples) = obj.remove("examples")
+        && let Some(first) = examples.as_array().and_then(|a| a.first())
+        && !obj.contains_key("example")
+    {
+        obj.insert("example".into(), first.clone());
     }
     for (exclusive, bound) in [
         ("exclusiveMinimum", "minimum"),
@@ -508,7 +507,7 @@ fn convert_schema(
                 obj.insert("anyOf".into(), Value::Array(list));
             }
         }
-        if nullable && types.len() > 0 {
+        if nullable && !types.is_empty() {
             obj.insert("nullable".into(), json!(true));
         }
     } else if obj.get("type").and_then(Value::as_str) == Some("null") {
@@ -600,7 +599,11 @@ mod tests {
     fn operation_ids_are_synthesised_and_unique() {
         let a = synthesize_operation_id("get", "/task-runs/{run_id}/storage", &[]);
         assert_eq!(a, "getTaskRunsRunIdStorage");
-        let b = synthesize_operation_id("get", "/task-runs/{run_id}/storage", &[a.clone()]);
+        let b = synthesize_operation_id(
+            "get",
+            "/task-runs/{run_id}/storage",
+            std::slice::from_ref(&a),
+        );
         assert_eq!(b, "getTaskRunsRunIdStorage2");
     }
 
