@@ -12,7 +12,7 @@
 //! | `{type: "null"}` alone | `enum: [null]` | progenitor panics on `type: null` |
 //! | `oneOf/anyOf: [{type: null}, X]` | `nullable: true` + `allOf: [X]` (or X inlined) | progenitor panics on `type: null`; `$ref` + `nullable` siblings lose the nullability |
 //! | `oneOf/anyOf: [{type: null}, X, Y…]` | `{type: null}` → `enum: [null]` | |
-//! | a closed string `enum` in a schema | `oneOf: [that enum (titled `<Owner><Field>Known`), any string (`…Other`)]` | new enum values are not breaking changes at Deck; decoding must keep them |
+//! | a closed string `enum` in a schema | `oneOf: [known values, any string]`, titled `OwnerFieldKnown` / `OwnerFieldOther` | new enum values are not breaking changes at Deck; decoding must keep them |
 //! | `const: v` | `enum: [v]` | |
 //! | `examples: [a, …]` | `example: a` | |
 //! | numeric `exclusiveMinimum`/`exclusiveMaximum` | `minimum`/`maximum` + `true` | |
