@@ -208,67 +208,49 @@ fn non_null(value: serde_json::Value) -> Option<serde_json::Value> {
     (!value.is_null()).then_some(value)
 }
 
-impl TryFrom<types::ListStorageItemResponse> for StorageItem {
-    type Error = Error;
+/// `TryFrom` a generated full storage item: the list and get responses carry the same fields.
+macro_rules! from_generated_item {
+    ($ty:ident, $size_ty:ident, $operation:literal, $doc:literal) => {
+        impl TryFrom<types::$ty> for StorageItem {
+            type Error = Error;
 
-    /// Converts an item of the generated `listTaskRunStorage` response. Fails (a decode error
-    /// naming `file_size` and the item) for a negative size.
-    fn try_from(value: types::ListStorageItemResponse) -> Result<Self, Error> {
-        let file_size = convert_size!(
-            "listTaskRunStorage",
-            &value.id,
-            value.file_size,
-            ListStorageItemResponseFileSize
-        )?;
-        Ok(StorageItem {
-            file_size,
-            id: value.id,
-            object: value.object,
-            file_name: value.file_name,
-            file_type: value.file_type,
-            url: value.url.map(PresignedUrl::new),
-            metadata: value.metadata.map(|m| m.0),
-            extraction: non_null(value.extraction),
-            purpose: value.purpose.map(|p| Purpose::from(p.to_string().as_str())),
-            result: value.result.as_deref().map(ExtractionResult::from),
-            fetch_date: value.fetch_date,
-            task_run_id: value.task_run_id,
-            request_id: value.request_id,
-            created_at: value.created_at,
-        })
-    }
+            #[doc = $doc]
+            /// Fails (a decode error naming `file_size` and the item) for a negative size.
+            fn try_from(value: types::$ty) -> Result<Self, Error> {
+                let file_size = convert_size!($operation, &value.id, value.file_size, $size_ty)?;
+                Ok(StorageItem {
+                    file_size,
+                    id: value.id,
+                    object: value.object,
+                    file_name: value.file_name,
+                    file_type: value.file_type,
+                    url: value.url.map(PresignedUrl::new),
+                    metadata: value.metadata.map(|m| m.0),
+                    extraction: non_null(value.extraction),
+                    purpose: value.purpose.map(|p| Purpose::from(p.to_string().as_str())),
+                    result: value.result.as_deref().map(ExtractionResult::from),
+                    fetch_date: value.fetch_date,
+                    task_run_id: value.task_run_id,
+                    request_id: value.request_id,
+                    created_at: value.created_at,
+                })
+            }
+        }
+    };
 }
 
-impl TryFrom<types::GetStorageItemResponse> for StorageItem {
-    type Error = Error;
-
-    /// Converts the generated `getStorageItem` response. Fails (a decode error naming
-    /// `file_size` and the item) for a negative size.
-    fn try_from(value: types::GetStorageItemResponse) -> Result<Self, Error> {
-        let file_size = convert_size!(
-            "getStorageItem",
-            &value.id,
-            value.file_size,
-            GetStorageItemResponseFileSize
-        )?;
-        Ok(StorageItem {
-            file_size,
-            id: value.id,
-            object: value.object,
-            file_name: value.file_name,
-            file_type: value.file_type,
-            url: value.url.map(PresignedUrl::new),
-            metadata: value.metadata.map(|m| m.0),
-            extraction: non_null(value.extraction),
-            purpose: value.purpose.map(|p| Purpose::from(p.to_string().as_str())),
-            result: value.result.as_deref().map(ExtractionResult::from),
-            fetch_date: value.fetch_date,
-            task_run_id: value.task_run_id,
-            request_id: value.request_id,
-            created_at: value.created_at,
-        })
-    }
-}
+from_generated_item!(
+    ListStorageItemResponse,
+    ListStorageItemResponseFileSize,
+    "listTaskRunStorage",
+    "Converts an item of the generated `listTaskRunStorage` response."
+);
+from_generated_item!(
+    GetStorageItemResponse,
+    GetStorageItemResponseFileSize,
+    "getStorageItem",
+    "Converts the generated `getStorageItem` response."
+);
 
 impl TryFrom<types::TaskRunStorageSummary> for StorageItem {
     type Error = Error;
