@@ -22,16 +22,14 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use deck_api_ext::fake::{Content, FakeDeck, Fault, ItemSeed, Route, RunSeed};
+use deck_api_ext::fake::{Content, ItemSeed, RunSeed};
 use deck_api_ext::storage::DEFAULT_CONCURRENCY;
 use deck_api_ext::{Deck, RetryConfig};
 use support::args::Args;
 use support::measure::{Case, Sample, median, run_interleaved};
-use tokio::sync::oneshot;
+use support::server::FakeServer;
 
 const GIB: u64 = 1 << 30;
 const BIG_RUN: &str = "trun_bench_big";
@@ -58,15 +56,17 @@ fn main() {
 
     let mut all_met = true;
     if args.section(1) || args.section(2) {
-        let big = Server::start(
-            RunSeed::new(BIG_RUN).item(
-                ItemSeed::new(
-                    "big.bin",
-                    "application/octet-stream",
-                    Content::generated(GIB, 42),
-                )
-                .id(BIG_ID),
-            ),
+        let big = FakeServer::start_with_latency(
+            vec![
+                RunSeed::new(BIG_RUN).item(
+                    ItemSeed::new(
+                        "big.bin",
+                        "application/octet-stream",
+                        Content::generated(GIB, 42),
+                    )
+                    .id(BIG_ID),
+                ),
+            ],
             None,
         );
         if args.section(1) {
@@ -77,14 +77,14 @@ fn main() {
         }
     }
     if args.section(3) {
-        let slow = Server::start(
-            RunSeed::new(PULL_RUN).items((0..PULL_FILES).map(|i| {
+        let slow = FakeServer::start_with_latency(
+            vec![RunSeed::new(PULL_RUN).items((0..PULL_FILES).map(|i| {
                 ItemSeed::new(
                     format!("statement-{i:03}.pdf"),
                     "application/pdf",
                     Content::generated(PULL_FILE_SIZE, i),
                 )
-            })),
+            }))],
             Some(LATENCY),
         );
         all_met &= pull(&runtime, &slow, &args, scratch.path());
@@ -98,11 +98,11 @@ fn main() {
 /// Table 1: download throughput against curl.
 fn throughput(
     runtime: &tokio::runtime::Runtime,
-    server: &Server,
+    server: &FakeServer,
     args: &Args,
     file: &PathBuf,
 ) -> bool {
-    let deck = server.deck();
+    let deck = deck(server);
     let item = runtime
         .block_on(deck.get_storage_item(BIG_ID))
         .expect("the big item");
@@ -226,7 +226,7 @@ fn curl_download(url: &str) -> u64 {
 }
 
 /// Table 2: peak RSS of a process downloading the 1 GiB file.
-fn memory(server: &Server, file: &PathBuf) -> bool {
+fn memory(server: &FakeServer, file: &PathBuf) -> bool {
     println!("\nStorage download memory: peak RSS (VmHWM) of a process downloading 1 GiB");
     println!(
         "| {:<40} | {:>10} | {:>9} | {:<22} |",
@@ -308,11 +308,11 @@ fn child(target: &str) {
 /// Table 3: bulk pull with the default concurrency against one file at a time.
 fn pull(
     runtime: &tokio::runtime::Runtime,
-    server: &Server,
+    server: &FakeServer,
     args: &Args,
     scratch: &std::path::Path,
 ) -> bool {
-    let deck = server.deck();
+    let deck = deck(server);
     let case = |name: String, concurrency: usize| {
         let (deck, scratch) = (deck.clone(), scratch.to_path_buf());
         Case::new(name, move || {
@@ -370,68 +370,12 @@ fn pull(
     met
 }
 
-/// A fake Deck on its own thread, seeded with one run, optionally adding `latency` to every
-/// request (API and storage). Stopped and joined on drop.
-struct Server {
-    base_url: String,
-    api_key: String,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(run: RunSeed, latency: Option<Duration>) -> Server {
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("fake-deck".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("server runtime");
-                runtime.block_on(async move {
-                    let fake = FakeDeck::start().await.expect("start the fake Deck server");
-                    fake.add_run(run).expect("seed the fake Deck server");
-                    if let Some(latency) = latency {
-                        for route in [Route::AnyApi, Route::StorageDownload] {
-                            fake.inject(route, Fault::Latency(latency), usize::MAX);
-                        }
-                    }
-                    ready_tx
-                        .send((fake.base_url(), fake.api_key().to_owned()))
-                        .expect("report the fake's address");
-                    let _ = stop_rx.await;
-                    drop(fake);
-                });
-            })
-            .expect("spawn the server thread");
-        let (base_url, api_key) = ready_rx.recv().expect("the fake Deck server did not start");
-        Server {
-            base_url,
-            api_key,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-
-    fn deck(&self) -> Deck {
-        Deck::builder()
-            .api_key(&self.api_key)
-            .base_url(&self.base_url)
-            .retry(RetryConfig::default().with_initial_backoff(Duration::from_millis(10)))
-            .build()
-            .expect("a client for the fake")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// A client for `server`, with a short backoff.
+fn deck(server: &FakeServer) -> Deck {
+    Deck::builder()
+        .api_key(&server.api_key)
+        .base_url(&server.base_url)
+        .retry(RetryConfig::default().with_initial_backoff(Duration::from_millis(10)))
+        .build()
+        .expect("a client for the fake")
 }

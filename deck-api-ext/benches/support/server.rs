@@ -4,7 +4,9 @@
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use deck_api_ext::fake::{FakeDeck, RunSeed};
+use std::time::Duration;
+
+use deck_api_ext::fake::{FakeDeck, Fault, Route, RunSeed};
 use tokio::sync::oneshot;
 
 /// A running fake; stopped and joined on drop.
@@ -19,7 +21,14 @@ pub struct FakeServer {
 
 impl FakeServer {
     /// Starts a fake seeded with `runs` on a thread named `fake-deck`.
+    #[allow(dead_code)] // each bench binary compiles this module; not every one calls both
     pub fn start(runs: Vec<RunSeed>) -> FakeServer {
+        Self::start_with_latency(runs, None)
+    }
+
+    /// Like [`start`](Self::start), adding `latency` to every API and storage request.
+    #[allow(dead_code)]
+    pub fn start_with_latency(runs: Vec<RunSeed>, latency: Option<Duration>) -> FakeServer {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -33,6 +42,11 @@ impl FakeServer {
                     let fake = FakeDeck::start().await.expect("start the fake Deck server");
                     for run in runs {
                         fake.add_run(run).expect("seed the fake Deck server");
+                    }
+                    if let Some(latency) = latency {
+                        for route in [Route::AnyApi, Route::StorageDownload] {
+                            fake.inject(route, Fault::Latency(latency), usize::MAX);
+                        }
                     }
                     ready_tx
                         .send((fake.base_url(), fake.api_key().to_owned()))
