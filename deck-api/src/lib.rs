@@ -5,9 +5,8 @@
 //! progenitor `ClientHooks` implementation that hands every request to a pluggable executor
 //! (`deck-api-ext` installs one with authentication-safe retries and tracing).
 
-#![allow(clippy::all)]
-
 #[rustfmt::skip]
+#[allow(clippy::all)]
 mod generated;
 pub mod hooks;
 
