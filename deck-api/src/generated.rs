@@ -10,12 +10,13 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 pub mod types {
     ///Request body for creating a new task.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct CreateTaskRequest {
         ///The agent this task belongs to. Prefixed with `agt_`.
         pub agent_id: ::std::string::String,
-        ///Enable document extraction on captured files.
-        #[serde(default)]
-        pub extraction: bool,
+        ///Enable document extraction on captured files. Default (applied by Deck when omitted): `false`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub extraction: ::std::option::Option<bool>,
         ///Optional client-specified ID for the task. If not provided, Deck generates one.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<::std::string::String>,
@@ -41,6 +42,7 @@ pub mod types {
     }
     ///Confirmation object returned when a storage item is deleted. Deletion is permanent.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct DeleteStorageItemResponse {
         ///`true` when the storage item was permanently removed.
         pub deleted: bool,
@@ -59,6 +61,7 @@ pub mod types {
     }
     ///Standard error response.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ErrorResponse {
         ///One or more errors that describe what went wrong.
         pub errors: ::std::vec::Vec<TaskRunError>,
@@ -72,6 +75,7 @@ pub mod types {
     }
     ///A single storage item (a file captured during a task run), including a signed download URL for the file.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct GetStorageItemResponse {
         ///ISO 8601 timestamp of when the resource was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -83,7 +87,7 @@ pub mod types {
         ///Original file name as it appeared on the source.
         pub file_name: ::std::string::String,
         ///File size in bytes.
-        pub file_size: GetStorageItemResponseFileSize,
+        pub file_size: Int64OrString,
         ///MIME type (e.g. `application/pdf`, `image/png`, `video/mp4`, `text/csv`).
         pub file_type: ::std::string::String,
         ///Unique identifier for the storage item, prefixed with `stor_`.
@@ -95,7 +99,7 @@ pub mod types {
         pub object: ::std::string::String,
         ///How the file relates to the run: `attachment` (a file you provided as task input for the agent to use), `extraction` (a file you provided as task input that Deck extracts data from directly, skipping the agent), or `output` (a file the agent captured during the run).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub purpose: ::std::option::Option<GetStorageItemResponsePurpose>,
+        pub purpose: ::std::option::Option<Purpose>,
         ///Unique identifier for the API request.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub request_id: ::std::option::Option<::std::string::String>,
@@ -114,204 +118,9 @@ pub mod types {
             Default::default()
         }
     }
-    ///File size in bytes.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(untagged)]
-    pub enum GetStorageItemResponseFileSize {
-        Int64(i64),
-        String(GetStorageItemResponseFileSizeString),
-    }
-    impl ::std::fmt::Display for GetStorageItemResponseFileSize {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Int64(x) => x.fmt(f),
-                Self::String(x) => x.fmt(f),
-            }
-        }
-    }
-    impl ::std::str::FromStr for GetStorageItemResponseFileSize {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if let Ok(v) = value.parse() {
-                Ok(Self::Int64(v))
-            } else if let Ok(v) = value.parse() {
-                Ok(Self::String(v))
-            } else {
-                Err("string conversion failed for all variants".into())
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for GetStorageItemResponseFileSize {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for GetStorageItemResponseFileSize {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::From<i64> for GetStorageItemResponseFileSize {
-        fn from(value: i64) -> Self {
-            Self::Int64(value)
-        }
-    }
-    impl ::std::convert::From<GetStorageItemResponseFileSizeString>
-    for GetStorageItemResponseFileSize {
-        fn from(value: GetStorageItemResponseFileSizeString) -> Self {
-            Self::String(value)
-        }
-    }
-    ///`GetStorageItemResponseFileSizeString`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct GetStorageItemResponseFileSizeString(::std::string::String);
-    impl ::std::ops::Deref for GetStorageItemResponseFileSizeString {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<GetStorageItemResponseFileSizeString>
-    for ::std::string::String {
-        fn from(value: GetStorageItemResponseFileSizeString) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for GetStorageItemResponseFileSizeString {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^-?(?:0|[1-9]\\d*)$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^-?(?:0|[1-9]\\d*)$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for GetStorageItemResponseFileSizeString {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for GetStorageItemResponseFileSizeString {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for GetStorageItemResponseFileSizeString {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///How the file relates to the run: `attachment` (a file you provided as task input for the agent to use), `extraction` (a file you provided as task input that Deck extracts data from directly, skipping the agent), or `output` (a file the agent captured during the run).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(untagged)]
-    pub enum GetStorageItemResponsePurpose {
-        Known(GetStorageItemResponsePurposeKnown),
-        Other(::std::string::String),
-    }
-    impl ::std::fmt::Display for GetStorageItemResponsePurpose {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Known(x) => x.fmt(f),
-                Self::Other(x) => x.fmt(f),
-            }
-        }
-    }
-    impl ::std::convert::From<GetStorageItemResponsePurposeKnown>
-    for GetStorageItemResponsePurpose {
-        fn from(value: GetStorageItemResponsePurposeKnown) -> Self {
-            Self::Known(value)
-        }
-    }
-    ///`GetStorageItemResponsePurposeKnown`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    pub enum GetStorageItemResponsePurposeKnown {
-        #[serde(rename = "attachment")]
-        Attachment,
-        #[serde(rename = "extraction")]
-        Extraction,
-        #[serde(rename = "output")]
-        Output,
-    }
-    impl ::std::fmt::Display for GetStorageItemResponsePurposeKnown {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Attachment => f.write_str("attachment"),
-                Self::Extraction => f.write_str("extraction"),
-                Self::Output => f.write_str("output"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for GetStorageItemResponsePurposeKnown {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "attachment" => Ok(Self::Attachment),
-                "extraction" => Ok(Self::Extraction),
-                "output" => Ok(Self::Output),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for GetStorageItemResponsePurposeKnown {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for GetStorageItemResponsePurposeKnown {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
     ///A task object. A task belongs to an agent and defines the input, output and storage configuration for its runs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct GetTaskResponse {
         ///The agent this task belongs to. Prefixed with `agt_`.
         pub agent_id: ::std::string::String,
@@ -351,20 +160,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///Task status: `learning`, `test`, or `live`.
+    ///`GetTaskResponseStatus`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[non_exhaustive]
     pub enum GetTaskResponseStatus {
         Known(GetTaskResponseStatusKnown),
         Other(::std::string::String),
-    }
-    impl ::std::fmt::Display for GetTaskResponseStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Known(x) => x.fmt(f),
-                Self::Other(x) => x.fmt(f),
-            }
-        }
     }
     impl ::std::convert::From<GetTaskResponseStatusKnown> for GetTaskResponseStatus {
         fn from(value: GetTaskResponseStatusKnown) -> Self {
@@ -384,6 +186,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum GetTaskResponseStatusKnown {
         #[serde(rename = "learning")]
         Learning,
@@ -432,6 +235,7 @@ pub mod types {
     }
     ///A task run object: a single execution of a task.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct GetTaskRunResponse {
         ///The agent that executed this run.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -497,20 +301,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///Run status: `queued`, `running`, `cancelling`/`canceling`, `interaction_required`, `review_required`, `completed`, `canceled`, or `failed`. The documentation spells the cancel-in-progress status both ways (`cancelling` in API-reference field descriptions, `canceling` in the concept pages and the list-task-runs filter), so both are accepted and mean the same state.
+    ///`GetTaskRunResponseStatus`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[non_exhaustive]
     pub enum GetTaskRunResponseStatus {
         Known(GetTaskRunResponseStatusKnown),
         Other(::std::string::String),
-    }
-    impl ::std::fmt::Display for GetTaskRunResponseStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Known(x) => x.fmt(f),
-                Self::Other(x) => x.fmt(f),
-            }
-        }
     }
     impl ::std::convert::From<GetTaskRunResponseStatusKnown>
     for GetTaskRunResponseStatus {
@@ -531,6 +328,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum GetTaskRunResponseStatusKnown {
         #[serde(rename = "queued")]
         Queued,
@@ -602,9 +400,181 @@ pub mod types {
             value.parse()
         }
     }
+    ///An idempotency key: 1 to 256 characters.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    #[non_exhaustive]
+    pub struct IdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for IdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<IdempotencyKey> for ::std::string::String {
+        fn from(value: IdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for IdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for IdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for IdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for IdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`Int64OrString`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    #[non_exhaustive]
+    pub enum Int64OrString {
+        Int64(i64),
+        String(Int64OrStringString),
+    }
+    impl ::std::fmt::Display for Int64OrString {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::Int64(x) => x.fmt(f),
+                Self::String(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Int64OrString {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if let Ok(v) = value.parse() {
+                Ok(Self::Int64(v))
+            } else if let Ok(v) = value.parse() {
+                Ok(Self::String(v))
+            } else {
+                Err("string conversion failed for all variants".into())
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Int64OrString {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Int64OrString {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::From<i64> for Int64OrString {
+        fn from(value: i64) -> Self {
+            Self::Int64(value)
+        }
+    }
+    impl ::std::convert::From<Int64OrStringString> for Int64OrString {
+        fn from(value: Int64OrStringString) -> Self {
+            Self::String(value)
+        }
+    }
+    ///`Int64OrStringString`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    #[non_exhaustive]
+    pub struct Int64OrStringString(::std::string::String);
+    impl ::std::ops::Deref for Int64OrStringString {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Int64OrStringString> for ::std::string::String {
+        fn from(value: Int64OrStringString) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for Int64OrStringString {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^-?(?:0|[1-9]\\d*)$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^-?(?:0|[1-9]\\d*)$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Int64OrStringString {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Int64OrStringString {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Int64OrStringString {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///Arbitrary JSON value.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[non_exhaustive]
     pub struct JsonElement(pub ::serde_json::Value);
     impl ::std::ops::Deref for JsonElement {
         type Target = ::serde_json::Value;
@@ -624,6 +594,7 @@ pub mod types {
     }
     ///A storage item representing a file captured during a task run.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ListStorageItemResponse {
         ///ISO 8601 timestamp of when the resource was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -635,7 +606,7 @@ pub mod types {
         ///Original file name as it appeared on the source.
         pub file_name: ::std::string::String,
         ///File size in bytes.
-        pub file_size: ListStorageItemResponseFileSize,
+        pub file_size: Int64OrString,
         ///MIME type (e.g. `application/pdf`, `image/png`, `text/csv`).
         pub file_type: ::std::string::String,
         ///Unique identifier for the storage item, prefixed with `stor_`.
@@ -647,7 +618,7 @@ pub mod types {
         pub object: ::std::string::String,
         ///How the file relates to the run: `attachment` (a file you provided as task input for the agent to use), `extraction` (a file you provided as task input that Deck extracts data from directly, skipping the agent), or `output` (a file the agent captured during the run).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub purpose: ::std::option::Option<ListStorageItemResponsePurpose>,
+        pub purpose: ::std::option::Option<Purpose>,
         ///Unique identifier for the API request.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub request_id: ::std::option::Option<::std::string::String>,
@@ -666,211 +637,14 @@ pub mod types {
             Default::default()
         }
     }
-    ///File size in bytes.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(untagged)]
-    pub enum ListStorageItemResponseFileSize {
-        Int64(i64),
-        String(ListStorageItemResponseFileSizeString),
-    }
-    impl ::std::fmt::Display for ListStorageItemResponseFileSize {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Int64(x) => x.fmt(f),
-                Self::String(x) => x.fmt(f),
-            }
-        }
-    }
-    impl ::std::str::FromStr for ListStorageItemResponseFileSize {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if let Ok(v) = value.parse() {
-                Ok(Self::Int64(v))
-            } else if let Ok(v) = value.parse() {
-                Ok(Self::String(v))
-            } else {
-                Err("string conversion failed for all variants".into())
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListStorageItemResponseFileSize {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for ListStorageItemResponseFileSize {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::From<i64> for ListStorageItemResponseFileSize {
-        fn from(value: i64) -> Self {
-            Self::Int64(value)
-        }
-    }
-    impl ::std::convert::From<ListStorageItemResponseFileSizeString>
-    for ListStorageItemResponseFileSize {
-        fn from(value: ListStorageItemResponseFileSizeString) -> Self {
-            Self::String(value)
-        }
-    }
-    ///`ListStorageItemResponseFileSizeString`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ListStorageItemResponseFileSizeString(::std::string::String);
-    impl ::std::ops::Deref for ListStorageItemResponseFileSizeString {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListStorageItemResponseFileSizeString>
-    for ::std::string::String {
-        fn from(value: ListStorageItemResponseFileSizeString) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListStorageItemResponseFileSizeString {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^-?(?:0|[1-9]\\d*)$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^-?(?:0|[1-9]\\d*)$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListStorageItemResponseFileSizeString {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for ListStorageItemResponseFileSizeString {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListStorageItemResponseFileSizeString {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///How the file relates to the run: `attachment` (a file you provided as task input for the agent to use), `extraction` (a file you provided as task input that Deck extracts data from directly, skipping the agent), or `output` (a file the agent captured during the run).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(untagged)]
-    pub enum ListStorageItemResponsePurpose {
-        Known(ListStorageItemResponsePurposeKnown),
-        Other(::std::string::String),
-    }
-    impl ::std::fmt::Display for ListStorageItemResponsePurpose {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Known(x) => x.fmt(f),
-                Self::Other(x) => x.fmt(f),
-            }
-        }
-    }
-    impl ::std::convert::From<ListStorageItemResponsePurposeKnown>
-    for ListStorageItemResponsePurpose {
-        fn from(value: ListStorageItemResponsePurposeKnown) -> Self {
-            Self::Known(value)
-        }
-    }
-    ///`ListStorageItemResponsePurposeKnown`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    pub enum ListStorageItemResponsePurposeKnown {
-        #[serde(rename = "attachment")]
-        Attachment,
-        #[serde(rename = "extraction")]
-        Extraction,
-        #[serde(rename = "output")]
-        Output,
-    }
-    impl ::std::fmt::Display for ListStorageItemResponsePurposeKnown {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Attachment => f.write_str("attachment"),
-                Self::Extraction => f.write_str("extraction"),
-                Self::Output => f.write_str("output"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for ListStorageItemResponsePurposeKnown {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "attachment" => Ok(Self::Attachment),
-                "extraction" => Ok(Self::Extraction),
-                "output" => Ok(Self::Output),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListStorageItemResponsePurposeKnown {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for ListStorageItemResponsePurposeKnown {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
     ///`PaginatedResponseOfListStorageItemResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct PaginatedResponseOfListStorageItemResponse {
         ///Array of resource objects for the current page.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub data: ::std::vec::Vec<ListStorageItemResponse>,
         ///`true` if there are more results beyond this page.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub has_more: ::std::option::Option<bool>,
+        pub has_more: bool,
         ///Opaque cursor string to pass as the `cursor` query parameter on the next request. `null` when there are no more pages.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub next_cursor: ::std::option::Option<::std::string::String>,
@@ -883,12 +657,86 @@ pub mod types {
             Default::default()
         }
     }
+    ///`Purpose`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    #[non_exhaustive]
+    pub enum Purpose {
+        Known(PurposeKnown),
+        Other(::std::string::String),
+    }
+    impl ::std::convert::From<PurposeKnown> for Purpose {
+        fn from(value: PurposeKnown) -> Self {
+            Self::Known(value)
+        }
+    }
+    ///`PurposeKnown`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum PurposeKnown {
+        #[serde(rename = "attachment")]
+        Attachment,
+        #[serde(rename = "extraction")]
+        Extraction,
+        #[serde(rename = "output")]
+        Output,
+    }
+    impl ::std::fmt::Display for PurposeKnown {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Attachment => f.write_str("attachment"),
+                Self::Extraction => f.write_str("extraction"),
+                Self::Output => f.write_str("output"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for PurposeKnown {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "attachment" => Ok(Self::Attachment),
+                "extraction" => Ok(Self::Extraction),
+                "output" => Ok(Self::Output),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PurposeKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for PurposeKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///Storage configuration for file capture during task execution.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct StorageConfig {
-        ///Skip files that have already been stored from a previous run of the same task and connection. Off by default.
-        #[serde(default)]
-        pub deduplication: bool,
+        ///Skip files that have already been stored from a previous run of the same task and connection. Off by default. Default (applied by Deck when omitted): `false`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub deduplication: ::std::option::Option<bool>,
         ///Capture files produced during task execution.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enabled: ::std::option::Option<bool>,
@@ -906,6 +754,7 @@ pub mod types {
     }
     ///Error details for a failed task run. Same structure as API-level errors.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct TaskRunError {
         ///Machine-readable error code. Use this for programmatic handling.
         pub code: ::std::string::String,
@@ -925,6 +774,7 @@ pub mod types {
     }
     ///A storage item (file) produced during a task run, as embedded in the task run object.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct TaskRunStorageSummary {
         ///ISO 8601 timestamp of when the resource was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -934,7 +784,7 @@ pub mod types {
         ///Original file name as it appeared on the source.
         pub file_name: ::std::string::String,
         ///File size in bytes.
-        pub file_size: TaskRunStorageSummaryFileSize,
+        pub file_size: Int64OrString,
         ///MIME type (e.g. `application/pdf`, `image/png`, `text/csv`).
         pub file_type: ::std::string::String,
         ///Unique identifier for the storage item, prefixed with `stor_`.
@@ -950,123 +800,9 @@ pub mod types {
             Default::default()
         }
     }
-    ///File size in bytes.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(untagged)]
-    pub enum TaskRunStorageSummaryFileSize {
-        Int64(i64),
-        String(TaskRunStorageSummaryFileSizeString),
-    }
-    impl ::std::fmt::Display for TaskRunStorageSummaryFileSize {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Int64(x) => x.fmt(f),
-                Self::String(x) => x.fmt(f),
-            }
-        }
-    }
-    impl ::std::str::FromStr for TaskRunStorageSummaryFileSize {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if let Ok(v) = value.parse() {
-                Ok(Self::Int64(v))
-            } else if let Ok(v) = value.parse() {
-                Ok(Self::String(v))
-            } else {
-                Err("string conversion failed for all variants".into())
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TaskRunStorageSummaryFileSize {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for TaskRunStorageSummaryFileSize {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::From<i64> for TaskRunStorageSummaryFileSize {
-        fn from(value: i64) -> Self {
-            Self::Int64(value)
-        }
-    }
-    impl ::std::convert::From<TaskRunStorageSummaryFileSizeString>
-    for TaskRunStorageSummaryFileSize {
-        fn from(value: TaskRunStorageSummaryFileSizeString) -> Self {
-            Self::String(value)
-        }
-    }
-    ///`TaskRunStorageSummaryFileSizeString`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct TaskRunStorageSummaryFileSizeString(::std::string::String);
-    impl ::std::ops::Deref for TaskRunStorageSummaryFileSizeString {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TaskRunStorageSummaryFileSizeString>
-    for ::std::string::String {
-        fn from(value: TaskRunStorageSummaryFileSizeString) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for TaskRunStorageSummaryFileSizeString {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^-?(?:0|[1-9]\\d*)$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^-?(?:0|[1-9]\\d*)$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TaskRunStorageSummaryFileSizeString {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for TaskRunStorageSummaryFileSizeString {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for TaskRunStorageSummaryFileSizeString {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///Request body for updating a task. Only include fields you want to change.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct UpdateTaskRequest {
         ///Enable document extraction on captured files.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1094,6 +830,7 @@ pub mod types {
     }
     ///Validation error returned for malformed requests (HTTP 400).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ValidationErrorResponse {
         ///Validation errors grouped by field name.
         pub errors: ::std::collections::BTreeMap<
@@ -1129,7 +866,10 @@ pub mod types {
                 ::std::string::String,
                 ::std::string::String,
             >,
-            extraction: ::std::result::Result<bool, ::std::string::String>,
+            extraction: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -1181,7 +921,7 @@ pub mod types {
             }
             pub fn extraction<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<bool>,
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.extraction = value
@@ -1469,7 +1209,7 @@ pub mod types {
                 ::std::string::String,
             >,
             file_size: ::std::result::Result<
-                super::GetStorageItemResponseFileSize,
+                super::Int64OrString,
                 ::std::string::String,
             >,
             file_type: ::std::result::Result<
@@ -1483,7 +1223,7 @@ pub mod types {
             >,
             object: ::std::result::Result<::std::string::String, ::std::string::String>,
             purpose: ::std::result::Result<
-                ::std::option::Option<super::GetStorageItemResponsePurpose>,
+                ::std::option::Option<super::Purpose>,
                 ::std::string::String,
             >,
             request_id: ::std::result::Result<
@@ -1576,7 +1316,7 @@ pub mod types {
             }
             pub fn file_size<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::GetStorageItemResponseFileSize>,
+                T: ::std::convert::TryInto<super::Int64OrString>,
                 T::Error: ::std::fmt::Display,
             {
                 self.file_size = value
@@ -1634,9 +1374,7 @@ pub mod types {
             }
             pub fn purpose<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::GetStorageItemResponsePurpose>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<super::Purpose>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.purpose = value
@@ -2427,7 +2165,7 @@ pub mod types {
                 ::std::string::String,
             >,
             file_size: ::std::result::Result<
-                super::ListStorageItemResponseFileSize,
+                super::Int64OrString,
                 ::std::string::String,
             >,
             file_type: ::std::result::Result<
@@ -2441,7 +2179,7 @@ pub mod types {
             >,
             object: ::std::result::Result<::std::string::String, ::std::string::String>,
             purpose: ::std::result::Result<
-                ::std::option::Option<super::ListStorageItemResponsePurpose>,
+                ::std::option::Option<super::Purpose>,
                 ::std::string::String,
             >,
             request_id: ::std::result::Result<
@@ -2534,7 +2272,7 @@ pub mod types {
             }
             pub fn file_size<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::ListStorageItemResponseFileSize>,
+                T: ::std::convert::TryInto<super::Int64OrString>,
                 T::Error: ::std::fmt::Display,
             {
                 self.file_size = value
@@ -2592,9 +2330,7 @@ pub mod types {
             }
             pub fn purpose<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::ListStorageItemResponsePurpose>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<super::Purpose>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.purpose = value
@@ -2704,10 +2440,7 @@ pub mod types {
                 ::std::vec::Vec<super::ListStorageItemResponse>,
                 ::std::string::String,
             >,
-            has_more: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
             next_cursor: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -2720,8 +2453,8 @@ pub mod types {
         impl ::std::default::Default for PaginatedResponseOfListStorageItemResponse {
             fn default() -> Self {
                 Self {
-                    data: Ok(Default::default()),
-                    has_more: Ok(Default::default()),
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
                     next_cursor: Ok(Default::default()),
                     request_id: Ok(Default::default()),
                 }
@@ -2744,7 +2477,7 @@ pub mod types {
             }
             pub fn has_more<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T: ::std::convert::TryInto<bool>,
                 T::Error: ::std::fmt::Display,
             {
                 self.has_more = value
@@ -2806,7 +2539,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct StorageConfig {
-            deduplication: ::std::result::Result<bool, ::std::string::String>,
+            deduplication: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             enabled: ::std::result::Result<
                 ::std::option::Option<bool>,
                 ::std::string::String,
@@ -2833,7 +2569,7 @@ pub mod types {
         impl StorageConfig {
             pub fn deduplication<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<bool>,
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.deduplication = value
@@ -3013,7 +2749,7 @@ pub mod types {
                 ::std::string::String,
             >,
             file_size: ::std::result::Result<
-                super::TaskRunStorageSummaryFileSize,
+                super::Int64OrString,
                 ::std::string::String,
             >,
             file_type: ::std::result::Result<
@@ -3080,7 +2816,7 @@ pub mod types {
             }
             pub fn file_size<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TaskRunStorageSummaryFileSize>,
+                T: ::std::convert::TryInto<super::Int64OrString>,
                 T::Error: ::std::fmt::Display,
             {
                 self.file_size = value
@@ -3580,9 +3316,11 @@ Sends a `DELETE` request to `/storage/{storage_id}`
 
 Arguments:
 - `storage_id`: Unique identifier for the storage item (prefixed with `stor_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
 ```ignore
 let response = client.delete_storage_item()
     .storage_id(storage_id)
+    .idempotency_key(idempotency_key)
     .send()
     .await;
 ```*/
@@ -3614,8 +3352,12 @@ Creates a new task on an agent. Set `storage.enabled` to capture files produced 
 
 Sends a `POST` request to `/tasks`
 
+Arguments:
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
 ```ignore
 let response = client.create_task()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -3648,10 +3390,12 @@ Sends a `PATCH` request to `/tasks/{task_id}`
 
 Arguments:
 - `task_id`: Unique identifier for the task (prefixed with `task_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
 - `body`
 ```ignore
 let response = client.update_task()
     .task_id(task_id)
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -3677,7 +3421,7 @@ pub mod builder {
         client: &'a super::Client,
         run_id: Result<::std::string::String, String>,
         cursor: Result<Option<::std::string::String>, String>,
-        limit: Result<Option<i32>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
     }
     impl<'a> ListTaskRunStorage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -3715,21 +3459,20 @@ pub mod builder {
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<i32>,
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
         {
             self.limit = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `i32` for limit failed".to_string());
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
             self
         }
-        ///Sends a `GET` request to `/task-runs/{run_id}/storage`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::PaginatedResponseOfListStorageItemResponse>,
-            Error<ByteStream>,
-        > {
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
             let Self { client, run_id, cursor, limit } = self;
             let run_id = run_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
@@ -3758,6 +3501,18 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .headers(header_map)
                 .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/task-runs/{run_id}/storage`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PaginatedResponseOfListStorageItemResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
             let info = OperationInfo {
                 operation_id: "list_task_run_storage",
             };
@@ -3803,10 +3558,9 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/storage/{storage_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::GetStorageItemResponse>, Error<ByteStream>> {
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
             let Self { client, storage_id } = self;
             let storage_id = storage_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -3830,6 +3584,15 @@ pub mod builder {
                 )
                 .headers(header_map)
                 .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/storage/{storage_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetStorageItemResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
             let info = OperationInfo {
                 operation_id: "get_storage_item",
             };
@@ -3855,12 +3618,14 @@ pub mod builder {
     pub struct DeleteStorageItem<'a> {
         client: &'a super::Client,
         storage_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
     }
     impl<'a> DeleteStorageItem<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 storage_id: Err("storage_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
             }
         }
         pub fn storage_id<V>(mut self, value: V) -> Self
@@ -3875,16 +3640,29 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `DELETE` request to `/storage/{storage_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::DeleteStorageItemResponse>, Error<ByteStream>> {
-            let Self { client, storage_id } = self;
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, storage_id, idempotency_key } = self;
             let storage_id = storage_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/storage/{}", client.baseurl, encode_path(& storage_id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -3892,6 +3670,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3902,6 +3683,15 @@ pub mod builder {
                 )
                 .headers(header_map)
                 .build()?;
+            Ok(request)
+        }
+        ///Sends a `DELETE` request to `/storage/{storage_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::DeleteStorageItemResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
             let info = OperationInfo {
                 operation_id: "delete_storage_item",
             };
@@ -3962,10 +3752,9 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/task-runs/{run_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::GetTaskRunResponse>, Error<ByteStream>> {
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
             let Self { client, run_id, include } = self;
             let run_id = run_id.map_err(Error::InvalidRequest)?;
             let include = include.map_err(Error::InvalidRequest)?;
@@ -3991,6 +3780,15 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("include", &include))
                 .headers(header_map)
                 .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/task-runs/{run_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetTaskRunResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
             let info = OperationInfo {
                 operation_id: "get_task_run",
             };
@@ -4015,14 +3813,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateTask<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::CreateTaskRequest, String>,
     }
     impl<'a> CreateTask<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -4048,18 +3861,18 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/tasks`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::GetTaskResponse>, Error<ByteStream>> {
-            let Self { client, body } = self;
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::CreateTaskRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/tasks", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4067,6 +3880,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4078,6 +3894,15 @@ pub mod builder {
                 .json(&body)
                 .headers(header_map)
                 .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/tasks`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetTaskResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
             let info = OperationInfo {
                 operation_id: "create_task",
             };
@@ -4123,10 +3948,9 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/tasks/{task_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::GetTaskResponse>, Error<ByteStream>> {
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
             let Self { client, task_id } = self;
             let task_id = task_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -4150,6 +3974,15 @@ pub mod builder {
                 )
                 .headers(header_map)
                 .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/tasks/{task_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetTaskResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
             let info = OperationInfo {
                 operation_id: "get_task",
             };
@@ -4175,6 +4008,7 @@ pub mod builder {
     pub struct UpdateTask<'a> {
         client: &'a super::Client,
         task_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::UpdateTaskRequest, String>,
     }
     impl<'a> UpdateTask<'a> {
@@ -4182,6 +4016,7 @@ pub mod builder {
             Self {
                 client: client,
                 task_id: Err("task_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -4193,6 +4028,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for task_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -4221,12 +4069,12 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `PATCH` request to `/tasks/{task_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::GetTaskResponse>, Error<ByteStream>> {
-            let Self { client, task_id, body } = self;
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, task_id, idempotency_key, body } = self;
             let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::UpdateTaskRequest::try_from(v).map_err(|e| e.to_string())
@@ -4235,7 +4083,7 @@ pub mod builder {
             let url = format!(
                 "{}/tasks/{}", client.baseurl, encode_path(& task_id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4243,6 +4091,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4254,6 +4105,15 @@ pub mod builder {
                 .json(&body)
                 .headers(header_map)
                 .build()?;
+            Ok(request)
+        }
+        ///Sends a `PATCH` request to `/tasks/{task_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetTaskResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
             let info = OperationInfo {
                 operation_id: "update_task",
             };
@@ -4272,8 +4132,161 @@ pub mod builder {
             }
         }
     }
+    impl<'a> crate::operation::Operation<'a> for ListTaskRunStorage<'a> {
+        const OPERATION_ID: &'static str = "listTaskRunStorage";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/task-runs/{run_id}/storage";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::PaginatedResponseOfListStorageItemResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ListTaskRunStorage::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::List<'a> for ListTaskRunStorage<'a> {
+        type Item = types::ListStorageItemResponse;
+        const LIMIT_PARAM: &'static str = "limit";
+        const CURSOR_PARAM: &'static str = "cursor";
+        const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
+    impl<'a> crate::operation::Operation<'a> for GetStorageItem<'a> {
+        const OPERATION_ID: &'static str = "getStorageItem";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/storage/{storage_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetStorageItemResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetStorageItem::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for DeleteStorageItem<'a> {
+        const OPERATION_ID: &'static str = "deleteStorageItem";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
+        const PATH: &'static str = "/storage/{storage_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::DeleteStorageItemResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            DeleteStorageItem::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for GetTaskRun<'a> {
+        const OPERATION_ID: &'static str = "getTaskRun";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/task-runs/{run_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetTaskRunResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetTaskRun::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for CreateTask<'a> {
+        const OPERATION_ID: &'static str = "createTask";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/tasks";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetTaskResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            CreateTask::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for GetTask<'a> {
+        const OPERATION_ID: &'static str = "getTask";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/tasks/{task_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetTaskResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetTask::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for UpdateTask<'a> {
+        const OPERATION_ID: &'static str = "updateTask";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
+        const PATH: &'static str = "/tasks/{task_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetTaskResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            UpdateTask::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
 }
+/// Every generated operation: the spec's operationId, progenitor's, method, path template and
+/// whether it is a cursor list, in spec order.
+pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
+    crate::operation::OperationMeta {
+        id: "listTaskRunStorage",
+        progenitor_id: "list_task_run_storage",
+        method: "GET",
+        path: "/task-runs/{run_id}/storage",
+        list: true,
+    },
+    crate::operation::OperationMeta {
+        id: "getStorageItem",
+        progenitor_id: "get_storage_item",
+        method: "GET",
+        path: "/storage/{storage_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "deleteStorageItem",
+        progenitor_id: "delete_storage_item",
+        method: "DELETE",
+        path: "/storage/{storage_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "getTaskRun",
+        progenitor_id: "get_task_run",
+        method: "GET",
+        path: "/task-runs/{run_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "createTask",
+        progenitor_id: "create_task",
+        method: "POST",
+        path: "/tasks",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "getTask",
+        progenitor_id: "get_task",
+        method: "GET",
+        path: "/tasks/{task_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "updateTask",
+        progenitor_id: "update_task",
+        method: "PATCH",
+        path: "/tasks/{task_id}",
+        list: false,
+    },
+];

@@ -78,7 +78,11 @@ impl ClientHooks<ClientState> for crate::Client {
     ) -> reqwest::Result<reqwest::Response> {
         self.inner()
             .executor
-            .execute(self.client(), request, info.operation_id)
+            .execute(
+                self.client(),
+                request,
+                crate::operation::spec_operation_id(info.operation_id).unwrap_or(info.operation_id),
+            )
             .await
     }
 }

@@ -1,7 +1,7 @@
 //! Generated client for the Deck API v2.
 //!
 //! `generated.rs` is written by `cargo xtask regen` from `spec/` and never edited by hand.
-//! `hooks.rs` is the small hand-written piece the orphan rule forces to live in this crate: the
+//! `hooks.rs` and `operation.rs` are the small hand-written pieces the orphan rule forces to live in this crate: the
 //! progenitor `ClientHooks` implementation that hands every request to a pluggable executor
 //! (`deck-api-ext` installs one with authentication-safe retries and tracing).
 
@@ -9,6 +9,8 @@
 #[allow(clippy::all)]
 mod generated;
 pub mod hooks;
+pub mod operation;
 
 pub use generated::*;
 pub use hooks::{ClientState, Execute};
+pub use operation::{List, Operation};

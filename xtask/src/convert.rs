@@ -14,6 +14,8 @@
 //! | `oneOf/anyOf: [{type: null}, X, Y…]` | `{type: null}` → `enum: [null]` | |
 //! | a closed string `enum` in a schema | `oneOf: [known values, any string]`, titled `OwnerFieldKnown` / `OwnerFieldOther` | new enum values are not breaking changes at Deck; decoding must keep them |
 //! | `const: v` | `enum: [v]` | |
+//! | `default` on an optional property | moved into its description | a defaulted field is always sent; without it the field is optional and omitted when unset |
+//! | the synthesised int-or-string unions and open enums | hoisted into shared named components (`hoist.rs`) | each exists once in the generated code |
 //! | `examples: [a, …]` | `example: a` | |
 //! | numeric `exclusiveMinimum`/`exclusiveMaximum` | `minimum`/`maximum` + `true` | |
 //! | `$schema`, `$id`, `$comment`, `prefixItems`, `if/then/else`, … | dropped (warning) | no 3.0 equivalent |
@@ -94,6 +96,7 @@ pub fn convert(mut spec: Value) -> Converted {
             }
         }
     }
+    crate::hoist::hoist(&mut spec);
     Converted { spec, warnings }
 }
 
@@ -425,6 +428,7 @@ fn convert_schema(
             );
         }
     }
+    unset_defaults(obj);
     if let Some(items) = obj.get_mut("items") {
         convert_schema(
             items,
@@ -569,6 +573,35 @@ fn convert_schema(
                 { "title": format!("{hint}Other"), "type": "string" }
             ]),
         );
+    }
+}
+
+/// An optional property's `default` moves into its description: a generated field with a default
+/// is a plain value that is always sent (`"extraction": false` beside `storage.extraction: true`),
+/// so the caller could not leave it unset. Without it the field is an `Option`, omitted when unset,
+/// and Deck applies its own default.
+fn unset_defaults(obj: &mut Map<String, Value>) {
+    let required: Vec<Value> = obj
+        .get("required")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (name, p) in props.iter_mut() {
+        if required.contains(&json!(name)) {
+            continue;
+        }
+        let Some(p) = p.as_object_mut() else { continue };
+        if let Some(default) = p.remove("default") {
+            let note = format!("Default (applied by Deck when omitted): `{default}`.");
+            let text = match p.get("description").and_then(Value::as_str) {
+                Some(d) if !d.is_empty() => format!("{d} {note}"),
+                _ => note,
+            };
+            p.insert("description".into(), json!(text));
+        }
     }
 }
 

@@ -29,12 +29,19 @@ fn quote_path(path: &str) -> TokenStream {
     path.parse().expect("a valid Rust path")
 }
 
-/// Parses the converted document and generates formatted code. `source` names the spec file in
-/// messages.
-pub fn generate(spec: &Value, source: &str) -> Result<String, RegenError> {
+/// Parses the converted document and generates formatted code, with the typed call surface
+/// emitted (`surface.rs`). `source` names the spec file in messages. Returns the code and
+/// warnings.
+pub fn generate(spec: &Value, source: &str) -> Result<(String, Vec<String>), RegenError> {
     let openapi = parse_openapi(spec, source)?;
     match run_progenitor(&openapi) {
-        Ok(tokens) => format_tokens(tokens, source),
+        Ok(tokens) => {
+            let mut file: syn::File = syn::parse2(tokens).map_err(|e| {
+                RegenError::new(source, format!("progenitor produced unparsable code: {e}"))
+            })?;
+            let warnings = crate::surface::emit(&mut file, spec, source)?;
+            Ok((format_file(&file), warnings))
+        }
         Err(whole) => {
             Err(locate_failure(spec, source).unwrap_or_else(|| RegenError::new(source, whole)))
         }
@@ -119,10 +126,7 @@ fn locate_failure(spec: &Value, source: &str) -> Option<RegenError> {
     None
 }
 
-fn format_tokens(tokens: TokenStream, source: &str) -> Result<String, RegenError> {
-    let file: syn::File = syn::parse2(tokens).map_err(|e| {
-        RegenError::new(source, format!("progenitor produced unparsable code: {e}"))
-    })?;
-    let body = prettyplease::unparse(&file).replace("\r\n", "\n");
-    Ok(format!("{HEADER}{body}"))
+fn format_file(file: &syn::File) -> String {
+    let body = prettyplease::unparse(file).replace("\r\n", "\n");
+    format!("{HEADER}{body}")
 }

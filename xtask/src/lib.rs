@@ -8,8 +8,10 @@
 pub mod convert;
 pub mod error;
 pub mod generate;
+pub mod hoist;
 pub mod output;
 pub mod overlay;
+pub mod surface;
 
 pub use error::RegenError;
 
@@ -115,8 +117,10 @@ pub struct Regenerated {
 pub fn regenerate(paths: &Paths) -> Result<Regenerated, RegenError> {
     let loaded = load_spec(&paths.spec, paths.overlay.as_deref())?;
     let converted = convert::convert(loaded.spec);
-    let code = generate::generate(&converted.spec, &paths.spec.display().to_string())?;
+    let (code, generated) =
+        generate::generate(&converted.spec, &paths.spec.display().to_string())?;
     let mut warnings = loaded.warnings;
     warnings.extend(converted.warnings);
+    warnings.extend(generated);
     Ok(Regenerated { code, warnings })
 }

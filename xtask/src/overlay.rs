@@ -110,13 +110,17 @@ pub fn apply_fix(spec: &mut Value, file: &OverlayFile) -> Result<Vec<String>, Re
             .ok_or_else(|| RegenError::new(&place, "missing \"op\""))?;
         match kind {
             "add_parameters" => add_parameters(spec, op, &place, &mut warnings)?,
+            "add_parameters_by_method" => {
+                add_parameters_by_method(spec, op, &place, &mut warnings)?
+            }
             "add_properties" => add_properties(spec, op, &place, &mut warnings)?,
             "remove_required" => remove_required(spec, op, &place, &mut warnings)?,
+            "add_required" => add_required(spec, op, &place, &mut warnings)?,
             other => {
                 return Err(RegenError::new(
                     &place,
                     format!(
-                        "unknown fix op {other:?} (known: add_parameters, add_properties, remove_required)"
+                        "unknown fix op {other:?} (known: add_parameters, add_parameters_by_method, add_properties, add_required, remove_required)"
                     ),
                 ));
             }
@@ -170,6 +174,51 @@ fn add_parameters(
         } else {
             existing.push(param.clone());
         }
+    }
+    Ok(())
+}
+
+/// `add_parameters` for every operation whose method is in `methods` (lower case), present and
+/// future: a rule over methods instead of one fix per operation.
+fn add_parameters_by_method(
+    spec: &mut Value,
+    op: &Value,
+    place: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(), RegenError> {
+    let methods = op
+        .get("methods")
+        .and_then(Value::as_array)
+        .ok_or_else(|| RegenError::new(place, "missing array \"methods\""))?;
+    let mut methods_lower = Vec::new();
+    for m in methods {
+        let m = m
+            .as_str()
+            .filter(|m| METHODS.contains(m))
+            .ok_or_else(|| RegenError::new(place, format!("{m} is not an HTTP method")))?;
+        methods_lower.push(m);
+    }
+    let params = op
+        .get("parameters")
+        .ok_or_else(|| RegenError::new(place, "missing array \"parameters\""))?;
+    let targets: Vec<(String, String)> = spec
+        .get("paths")
+        .and_then(Value::as_object)
+        .map(|paths| {
+            paths
+                .iter()
+                .flat_map(|(path, item)| {
+                    methods_lower
+                        .iter()
+                        .filter(|m| item.get(**m).is_some())
+                        .map(move |m| (path.clone(), m.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (path, method) in targets {
+        let single = serde_json::json!({ "path": path, "method": method, "parameters": params });
+        add_parameters(spec, &single, place, warnings)?;
     }
     Ok(())
 }
@@ -239,6 +288,45 @@ fn remove_required(
             warnings.push(format!(
                 "{place}: upstream schema {schema_name} no longer requires {name}; this fix is no longer needed"
             ));
+        }
+    }
+    Ok(())
+}
+
+fn add_required(
+    spec: &mut Value,
+    op: &Value,
+    place: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(), RegenError> {
+    let names = op
+        .get("names")
+        .and_then(Value::as_array)
+        .ok_or_else(|| RegenError::new(place, "missing array \"names\""))?;
+    let (schema, schema_name) = schema_mut(spec, op, place)?;
+    for name in names {
+        let declared = name
+            .as_str()
+            .is_some_and(|n| schema.get("properties").and_then(|p| p.get(n)).is_some());
+        if !declared {
+            return Err(RegenError::new(
+                place,
+                format!("schema {schema_name} has no property {name}"),
+            ));
+        }
+    }
+    let required = schema
+        .entry("required")
+        .or_insert_with(|| Value::Array(Vec::new()))
+        .as_array_mut()
+        .ok_or_else(|| RegenError::new(place, "`required` is not an array"))?;
+    for name in names {
+        if required.contains(name) {
+            warnings.push(format!(
+                "{place}: upstream schema {schema_name} already requires {name}; this fix is no longer needed"
+            ));
+        } else {
+            required.push(name.clone());
         }
     }
     Ok(())

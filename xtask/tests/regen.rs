@@ -97,7 +97,7 @@ macro_rules! construct_snapshots {
             let loaded = load_spec(&fixture(file), None).unwrap();
             let converted = convert::convert(loaded.spec);
             insta::assert_json_snapshot!(concat!(stringify!($name), "_converted"), converted.spec);
-            let code = generate::generate(&converted.spec, file).unwrap();
+            let code = generate::generate(&converted.spec, file).unwrap().0;
             insta::assert_snapshot!(concat!(stringify!($name), "_generated"), code);
         }
     )*};
