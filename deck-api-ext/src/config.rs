@@ -4,22 +4,29 @@
 //! |---|---|---|
 //! | API key | `DECK_API_KEY` (required) | none |
 //! | Base URL | `DECK_BASE_URL` | `https://api.deck.co/v2` |
-//! | Connect timeout | | 10 s |
+//! | Connect timeout (per attempt) | | 10 s |
 //! | Read timeout (between reads) | | 30 s |
-//! | Total timeout per API attempt | | 60 s |
-//! | Retries | | [`RetryConfig::default`] |
+//! | Total timeout per API attempt | | 30 s |
+//! | Deadline per API call (all attempts and waits) | | 90 s |
+//! | Largest API response body | | 16 MiB |
+//! | Retries | | [`RetryConfig::default`] (4 attempts, at most 60 s of waits) |
+//!
+//! So a silent server fails one attempt after 30 s and a whole call after at most 90 s, whatever
+//! the retry policy; storage downloads have no total timeout (only connect and read timeouts and
+//! their own low-progress rules).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Url;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::client::Deck;
 use crate::error::{Error, Result};
-use crate::retry::{DeckExecutor, RetryConfig};
+use crate::executor::DeckExecutor;
+use crate::key_boundary::{BaseUrl, KeyBoundary};
+use crate::retry::RetryConfig;
 
 /// The environment variable holding the API key.
 pub const API_KEY_ENV: &str = "DECK_API_KEY";
@@ -32,7 +39,10 @@ pub const USER_AGENT: &str = concat!("deck-api-rust/", env!("CARGO_PKG_VERSION")
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(90);
+/// The default cap on an API response body (16 MiB: a full page of 100 items is a few hundred KiB).
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 
 /// Builds a [`Deck`] client; start from [`Deck::builder`] or [`DeckBuilder::from_env`].
 ///
@@ -60,6 +70,8 @@ pub struct DeckBuilder {
     connect_timeout: Duration,
     read_timeout: Duration,
     timeout: Option<Duration>,
+    call_timeout: Option<Duration>,
+    max_response_body: usize,
     user_agent_suffix: Option<String>,
     http_client: Option<reqwest::Client>,
     retry: RetryConfig,
@@ -82,6 +94,8 @@ impl DeckBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             timeout: Some(DEFAULT_TIMEOUT),
+            call_timeout: Some(DEFAULT_CALL_TIMEOUT),
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
             user_agent_suffix: None,
             http_client: None,
             retry: RetryConfig::default(),
@@ -162,6 +176,28 @@ impl DeckBuilder {
         self
     }
 
+    /// The deadline of one API call: all its attempts, backoff waits and the reading of its
+    /// response body (default 90 s). A call can set its own with
+    /// [`CallOptions::timeout`](crate::CallOptions::timeout).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// Removes the default per-call deadline (per-attempt timeouts and the retry budget remain).
+    pub fn no_call_timeout(mut self) -> Self {
+        self.call_timeout = None;
+        self
+    }
+
+    /// The largest API response body read (default [`DEFAULT_MAX_RESPONSE_BODY`]); a longer body
+    /// fails the call with an error naming the operation and the cap, while it streams in, so
+    /// memory stays bounded whatever a server sends. Storage downloads are not affected.
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_response_body = bytes.max(1);
+        self
+    }
+
     /// Removes the total per-attempt timeout of API calls (connect and read timeouts remain).
     pub fn no_timeout(mut self) -> Self {
         self.timeout = None;
@@ -212,13 +248,14 @@ impl DeckBuilder {
             .build()
             .map_err(|e| Error::config(format!("cannot build the storage HTTP client: {e}")))?;
 
-        let executor = Arc::new(DeckExecutor::new(
-            base.clone(),
-            auth,
+        let executor = Arc::new(DeckExecutor {
+            boundary: KeyBoundary::new(base.clone(), auth),
             user_agent,
-            self.timeout,
-            self.retry.clone(),
-        ));
+            timeout: self.timeout,
+            call_timeout: self.call_timeout,
+            max_response_body: self.max_response_body,
+            retry: self.retry.clone(),
+        });
         Ok(Deck::from_parts(
             base,
             api_http,
@@ -286,109 +323,11 @@ impl fmt::Debug for DeckBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
             .field("timeout", &self.timeout)
+            .field("call_timeout", &self.call_timeout)
+            .field("max_response_body", &self.max_response_body)
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("http_client", &self.http_client.as_ref().map(|_| "custom"))
             .field("retry", &self.retry)
             .finish()
-    }
-}
-
-/// A validated base URL: absolute http(s), no query, fragment or credentials, no trailing slash.
-#[derive(Clone, Debug)]
-pub(crate) struct BaseUrl {
-    text: String,
-    url: Url,
-}
-
-impl BaseUrl {
-    /// Validates `raw`; `source` names the setting in error messages. The URL itself is not
-    /// echoed in errors (a misplaced key would otherwise be printed).
-    pub(crate) fn parse(raw: &str, source: &str) -> Result<Self> {
-        let text = raw.trim().trim_end_matches('/');
-        let expected = format!("expected an absolute http(s) URL like {DEFAULT_BASE_URL}");
-        let url = Url::parse(text)
-            .map_err(|e| Error::config(format!("{source} is not a valid URL ({e}); {expected}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(Error::config(format!(
-                "{source} must use http or https and name a host; {expected}"
-            )));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::config(format!(
-                "{source} must not contain credentials; the API key is configured separately"
-            )));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::config(format!(
-                "{source} must not have a query string or fragment; {expected}"
-            )));
-        }
-        let text = url.as_str().trim_end_matches('/').to_owned();
-        Ok(BaseUrl { text, url })
-    }
-
-    /// The base URL without trailing slash, e.g. `https://api.deck.co/v2`.
-    pub(crate) fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// Whether `url` is under this base URL: same scheme, host and port, and a path equal to or
-    /// below the base path (segment-wise: `/v2` covers `/v2/tasks`, not `/v2evil`).
-    pub(crate) fn contains(&self, url: &Url) -> bool {
-        if url.scheme() != self.url.scheme()
-            || url.host_str() != self.url.host_str()
-            || url.port_or_known_default() != self.url.port_or_known_default()
-        {
-            return false;
-        }
-        let base = self.url.path().trim_end_matches('/');
-        let path = url.path();
-        base.is_empty()
-            || path == base
-            || path
-                .strip_prefix(base)
-                .is_some_and(|rest| rest.starts_with('/'))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(s: &str) -> Url {
-        Url::parse(s).unwrap()
-    }
-
-    #[test]
-    fn base_url_trims_and_matches_segment_wise() {
-        let base = BaseUrl::parse("https://api.deck.co/v2//", "base URL").unwrap();
-        assert_eq!(base.as_str(), "https://api.deck.co/v2");
-        assert!(base.contains(&url("https://api.deck.co/v2/tasks/t_1")));
-        assert!(base.contains(&url("https://API.deck.co:443/v2")));
-        assert!(!base.contains(&url("https://api.deck.co/v2evil/x")));
-        assert!(!base.contains(&url("https://api.deck.co.evil.com/v2/x")));
-        assert!(!base.contains(&url("http://api.deck.co/v2/x")));
-        assert!(!base.contains(&url("https://api.deck.co:8443/v2/x")));
-        assert!(!base.contains(&url("https://storage.example.com/v2/x")));
-        let root = BaseUrl::parse("http://127.0.0.1:8080/", "base URL").unwrap();
-        assert_eq!(root.as_str(), "http://127.0.0.1:8080");
-        assert!(root.contains(&url("http://127.0.0.1:8080/tasks")));
-    }
-
-    #[test]
-    fn base_url_rejections_name_the_setting_not_the_value() {
-        for bad in [
-            "api.deck.co/v2",
-            "ftp://api.deck.co",
-            "https://user:sk_live_secret@api.deck.co",
-            "https://api.deck.co/v2?token=sk_live_secret",
-            "https://api.deck.co/v2#sk_live_secret",
-            "",
-        ] {
-            let err = BaseUrl::parse(bad, BASE_URL_ENV).unwrap_err();
-            let text = err.to_string();
-            assert!(text.starts_with(BASE_URL_ENV), "{text}");
-            assert!(!text.contains("sk_live_secret"), "{text}");
-        }
     }
 }

@@ -15,21 +15,16 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use progenitor_client::{ByteStream, ResponseValue};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
+use crate::response::{self, header_request_id, transport_message};
 use crate::retry;
 use crate::trace::operation_name;
 
 /// `Result` with this crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Error bodies are read up to this many bytes; Deck's are a few hundred.
-pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// [`Error::raw_body`] keeps at most this many bytes of an undecodable body.
 const RAW_BODY_SNIPPET: usize = 1024;
@@ -202,7 +197,7 @@ impl Error {
             ErrorKind::Transport
         };
         let message = transport_message(&source);
-        let transient = retry::is_transient(&source);
+        let transient = response::is_transient(&source);
         let mut error = Error::new(kind, Some(operation), message).with_source(source);
         error.0.transient = transient;
         error
@@ -216,58 +211,73 @@ impl Error {
     pub(crate) async fn from_response(operation: &str, response: reqwest::Response) -> Self {
         let status = response.status();
         let headers = response.headers().clone();
-        let body = read_capped(response).await;
+        let (body, _) = response::read_error_body(response).await;
         Error::from_parts(operation, status, &headers, &body)
     }
 
-    /// Converts the error of a generated operation. Error bodies, which the generated client hands
-    /// over as raw bytes, are decoded as in [`Error::from_response`]. For a 2xx body that failed
-    /// to decode, prefer `Deck::send`, which knows the expected type and so can name the JSON path.
-    pub(crate) async fn from_progenitor(
-        operation: &str,
-        error: progenitor_client::Error<ByteStream>,
-    ) -> Self {
-        use progenitor_client::Error as P;
+    /// A generated builder refused its parameters (progenitor's `InvalidRequest`, e.g. a missing
+    /// required parameter, an idempotency key over 256 characters, a dot-segment path parameter),
+    /// or the request could not be built.
+    pub(crate) fn from_build(operation: &str, error: progenitor_client::Error) -> Self {
         match error {
-            P::InvalidRequest(message) => Error::invalid_request(operation, message),
-            P::CommunicationError(e) | P::InvalidUpgrade(e) | P::ResponseBodyError(e) => {
-                Error::transport(operation, e)
+            progenitor_client::Error::InvalidRequest(message)
+            | progenitor_client::Error::Custom(message) => Error::invalid_request(operation, message),
+            progenitor_client::Error::CommunicationError(e) => {
+                Error::invalid_request(operation, format!("cannot build the request: {}", response::root_cause(&e)))
             }
-            P::ErrorResponse(value) => Error::from_response_value(operation, value).await,
-            P::InvalidResponsePayload(body, e) => Error::decode(
-                operation,
-                String::new(),
-                strip_position(&e.to_string()).to_owned(),
-                Some(&body),
-            ),
-            P::UnexpectedResponse(response) if response.status().is_success() => {
-                let status = response.status();
-                let body = read_capped(response).await;
-                Error::decode(
-                    operation,
-                    String::new(),
-                    format!("unexpected success status {status}"),
-                    Some(&body),
-                )
-            }
-            P::UnexpectedResponse(response) => Error::from_response(operation, response).await,
-            P::Custom(message) => Error::invalid_request(operation, message),
+            other => Error::invalid_request(operation, other.to_string()),
         }
     }
 
-    async fn from_response_value(operation: &str, value: ResponseValue<ByteStream>) -> Self {
-        let status = value.status();
-        let headers = value.headers().clone();
-        let mut stream = value.into_inner_stream();
-        let mut body = Vec::new();
-        while let Some(Ok(chunk)) = stream.next().await {
-            let room = MAX_ERROR_BODY - body.len();
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if body.len() >= MAX_ERROR_BODY {
-                break;
-            }
-        }
-        Error::from_parts(operation, status, &headers, &body)
+    /// `operation` did not finish within its deadline `limit` (all attempts and waits).
+    pub(crate) fn deadline(operation: &str, limit: Duration) -> Self {
+        Error::new(
+            ErrorKind::Timeout,
+            Some(operation),
+            format!("the call did not finish within its deadline of {limit:?}"),
+        )
+    }
+
+    /// A response body of `operation` was longer than `cap` bytes.
+    pub(crate) fn body_too_large(operation: &str, cap: usize) -> Self {
+        Error::new(
+            ErrorKind::Decode,
+            Some(operation),
+            format!("the response body exceeds the cap of {cap} bytes (DeckBuilder::max_response_body)"),
+        )
+    }
+
+    /// An error that looks like one Deck returned: for tests of code that handles errors (a mock
+    /// of a service using this client), without a server.
+    ///
+    /// ```
+    /// use deck_api_ext::{Error, ErrorKind};
+    ///
+    /// let err = Error::api("getStorageItem", 404, "not_found", "Storage item not found")
+    ///     .with_request_id("req_123");
+    /// assert_eq!(err.kind(), ErrorKind::Api);
+    /// assert!(err.is_not_found());
+    /// assert_eq!(err.code(), Some("not_found"));
+    /// assert_eq!(err.request_id(), Some("req_123"));
+    /// assert_eq!(err.operation(), Some("getStorageItem"));
+    /// ```
+    pub fn api(operation: &str, status: u16, code: &str, message: &str) -> Self {
+        let mut error = Error::new(ErrorKind::Api, Some(operation), String::new());
+        error.0.status = StatusCode::from_u16(status).ok();
+        error.0.errors = vec![ApiErrorDetail {
+            error_type: String::new(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+            field: None,
+        }];
+        error
+    }
+
+    /// This error with Deck's `request_id`.
+    #[must_use]
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.0.request_id = Some(request_id.into());
+        self
     }
 
     /// Builds an API error from a response already read: `status`, `headers` and `body`.
@@ -286,10 +296,10 @@ impl Error {
         error.0.status = Some(status);
         error.0.request_id = parsed
             .request_id
-            .or_else(|| retry::header_request_id(headers));
+            .or_else(|| header_request_id(headers));
         error.0.errors = parsed.errors;
         error.0.validation = parsed.validation;
-        error.0.retry_after = retry::retry_after(headers, std::time::SystemTime::now());
+        error.0.retry_after = response::retry_after(headers, std::time::SystemTime::now());
         if !parsed.recognised && !body.is_empty() {
             error.0.raw_body = Some(snippet(body));
         }
@@ -561,59 +571,6 @@ fn strip_position(message: &str) -> &str {
         }
     }
     message
-}
-
-/// One line for a transport failure: what failed, where (the URL without its query string, which
-/// [`Error::transport`] has removed), and the innermost cause, e.g.
-/// `cannot connect to http://127.0.0.1:9/tasks: Connection refused (os error 111)`.
-fn transport_message(error: &reqwest::Error) -> String {
-    let url = error
-        .url()
-        .map(|u| u.as_str().to_owned())
-        .unwrap_or_else(|| "the server".to_owned());
-    let mut cause = error.source();
-    let mut root = None;
-    while let Some(next) = cause {
-        root = Some(next);
-        cause = next.source();
-    }
-    let root = root.map(|r| r.to_string());
-    if error.is_timeout() {
-        return format!("request to {url} timed out");
-    }
-    let mut message = if error.is_connect() {
-        format!("cannot connect to {url}")
-    } else if error.is_body() || error.is_decode() {
-        format!("reading the response from {url} failed")
-    } else if error.is_redirect() {
-        format!("redirect from {url} failed")
-    } else {
-        format!("request to {url} failed")
-    };
-    match root {
-        Some(root) => {
-            message.push_str(": ");
-            message.push_str(&root);
-        }
-        None => {
-            message.push_str(": ");
-            message.push_str(&error.to_string());
-        }
-    }
-    message
-}
-
-/// Reads at most [`MAX_ERROR_BODY`] bytes of `response`'s body; a read error ends the body.
-async fn read_capped(mut response: reqwest::Response) -> Bytes {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_ERROR_BODY - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_ERROR_BODY {
-            break;
-        }
-    }
-    Bytes::from(body)
 }
 
 /// At most [`RAW_BODY_SNIPPET`] bytes of `body`, lossily decoded, cut on a character boundary,

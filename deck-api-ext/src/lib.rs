@@ -5,39 +5,64 @@
 //! # Quick start
 //!
 //! ```no_run
-//! use deck_api_ext::Deck;
+//! use deck_api_ext::prelude::*;
 //!
 //! # async fn demo() -> deck_api_ext::Result<()> {
 //! // DECK_API_KEY is required; DECK_BASE_URL optionally points elsewhere.
 //! let deck = Deck::from_env()?;
-//! let page = deck
-//!     .send("listTaskRunStorage", deck.api().list_task_run_storage().run_id("trun_123").send())
-//!     .await?
-//!     .into_inner();
-//! for item in &page.data {
-//!     println!("{} {}", item.id, item.file_name);
-//! }
+//! let run = deck.api().get_task_run().run_id("trun_123").include("storage").call().await?;
+//! let files = deck
+//!     .api()
+//!     .list_task_run_storage()
+//!     .run_id("trun_123")
+//!     .limit(100)
+//!     .paginate()
+//!     .collect_items(1_000)
+//!     .await?;
+//! println!("{:?}: {} files", run.status, files.len());
 //! # Ok(()) }
 //! ```
 //!
-//! Every call is authenticated, traced (a `deck.request` span) and retried on 429/5xx and
-//! connection failures ([`RetryConfig`]); failures are one [`Error`] type with the HTTP status,
-//! Deck's error code and the `request_id` to quote to support.
+//! Every generated operation is called the same way ([`CallExt`], [`ListExt`]): authenticated,
+//! traced (a `deck.request` span), retried on 429/5xx and connection failures ([`RetryConfig`]),
+//! bounded by a deadline and a body cap; failures are one [`Error`] type with the operation, the
+//! HTTP status, Deck's error code and the `request_id` to quote to support.
+//!
+//! # Version policy
+//!
+//! Deck adds response fields and enum values without notice; every generated struct and enum is
+//! `#[non_exhaustive]` and enums are open (`Other(String)`), so those additions are minor
+//! releases here too. A removed or renamed operation, parameter or field, a changed type, or a
+//! newly required request parameter is a major release: `cargo xtask regen` prints each change as
+//! `breaking:` or `additive:` (see `deck-api/API.md`).
 #![deny(missing_docs)]
 
 pub use deck_api as api;
 
-// Client core: setup, auth, errors, retries, tracing.
+// Client core: setup, the key boundary, the executor, errors, retries, tracing.
+mod backoff;
+pub mod call;
 pub mod client;
 pub mod config;
 pub mod error;
+mod executor;
+mod key_boundary;
+mod response;
 pub mod retry;
 mod trace;
 
+pub use call::{CallExt, CallOptions, ListExt};
 pub use client::Deck;
 pub use config::DeckBuilder;
 pub use error::{ApiErrorDetail, Error, ErrorKind, Result};
 pub use retry::RetryConfig;
+
+/// What most users import: `use deck_api_ext::prelude::*;`.
+pub mod prelude {
+    pub use crate::call::{CallExt, CallOptions, ListExt};
+    pub use crate::client::Deck;
+    pub use crate::error::{Error, ErrorKind, Result};
+}
 
 // Pagination for every list endpoint.
 pub mod paginate;

@@ -1,6 +1,6 @@
 //! Storage configuration on tasks: [`StorageConfig`], a typed builder for the task's
-//! `storage {enabled, extraction, extraction_schema, deduplication}` object, and
-//! [`Deck::create_task`] / [`Deck::update_task`] to send it.
+//! `storage {enabled, extraction, extraction_schema, deduplication}` object, which the generated
+//! `CreateTaskRequest` / `UpdateTaskRequest` builders take directly.
 //!
 //! ```
 //! use deck_api_ext::task_config::StorageConfig;
@@ -25,9 +25,6 @@
 
 use deck_api::types;
 use serde::{Deserialize, Serialize};
-
-use crate::client::Deck;
-use crate::error::Result;
 
 /// A task's storage configuration: whether files are captured, extracted and deduplicated, and
 /// the schema guiding extraction.
@@ -100,12 +97,13 @@ impl StorageConfig {
 
 impl From<StorageConfig> for types::StorageConfig {
     fn from(config: StorageConfig) -> Self {
-        types::StorageConfig {
-            enabled: Some(config.enabled),
-            extraction: config.extraction,
-            deduplication: config.deduplication.unwrap_or(false),
-            extraction_schema: config.extraction_schema.map(types::JsonElement),
-        }
+        let built = types::StorageConfig::builder()
+            .enabled(Some(config.enabled))
+            .extraction(config.extraction)
+            .deduplication(config.deduplication)
+            .extraction_schema(config.extraction_schema.map(types::JsonElement::from));
+        // Every field is optional and set from a value of its own type: this cannot fail.
+        types::StorageConfig::try_from(built).expect("all storage fields are optional")
     }
 }
 
@@ -124,43 +122,9 @@ impl From<types::StorageConfig> for StorageConfig {
         StorageConfig {
             enabled: config.enabled.unwrap_or(false),
             extraction: config.extraction,
-            deduplication: Some(config.deduplication),
-            extraction_schema: config.extraction_schema.map(|s| s.0),
+            deduplication: config.deduplication,
+            extraction_schema: config.extraction_schema.map(serde_json::Value::from),
         }
-    }
-}
-
-impl Deck {
-    /// Creates a task (`POST /tasks`) and returns it. Set its storage with
-    /// `CreateTaskRequest::builder().storage(StorageConfig::enabled()...)`.
-    pub async fn create_task(
-        &self,
-        request: types::CreateTaskRequest,
-    ) -> Result<types::GetTaskResponse> {
-        let response = self
-            .send("createTask", self.api().create_task().body(request).send())
-            .await?;
-        Ok(response.into_inner())
-    }
-
-    /// Updates a task (`PATCH /tasks/{task_id}`): only the fields set in `request` change, e.g.
-    /// `UpdateTaskRequest::builder().storage(StorageConfig::enabled().extraction(true))`.
-    pub async fn update_task(
-        &self,
-        task_id: &str,
-        request: types::UpdateTaskRequest,
-    ) -> Result<types::GetTaskResponse> {
-        let response = self
-            .send(
-                "updateTask",
-                self.api()
-                    .update_task()
-                    .task_id(task_id)
-                    .body(request)
-                    .send(),
-            )
-            .await?;
-        Ok(response.into_inner())
     }
 }
 

@@ -3477,6 +3477,8 @@ pub mod builder {
             let run_id = run_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("run_id", &run_id.to_string())
+                .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/task-runs/{}/storage", client.baseurl, encode_path(& run_id
                 .to_string()),
@@ -3563,6 +3565,8 @@ pub mod builder {
         pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
             let Self { client, storage_id } = self;
             let storage_id = storage_id.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("storage_id", &storage_id.to_string())
+                .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/storage/{}", client.baseurl, encode_path(& storage_id.to_string()),
             );
@@ -3659,6 +3663,8 @@ pub mod builder {
             let Self { client, storage_id, idempotency_key } = self;
             let storage_id = storage_id.map_err(Error::InvalidRequest)?;
             let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("storage_id", &storage_id.to_string())
+                .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/storage/{}", client.baseurl, encode_path(& storage_id.to_string()),
             );
@@ -3758,6 +3764,8 @@ pub mod builder {
             let Self { client, run_id, include } = self;
             let run_id = run_id.map_err(Error::InvalidRequest)?;
             let include = include.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("run_id", &run_id.to_string())
+                .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/task-runs/{}", client.baseurl, encode_path(& run_id.to_string()),
             );
@@ -3953,6 +3961,8 @@ pub mod builder {
         pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
             let Self { client, task_id } = self;
             let task_id = task_id.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("task_id", &task_id.to_string())
+                .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/tasks/{}", client.baseurl, encode_path(& task_id.to_string()),
             );
@@ -4079,6 +4089,8 @@ pub mod builder {
                 .and_then(|v| {
                     types::UpdateTaskRequest::try_from(v).map_err(|e| e.to_string())
                 })
+                .map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("task_id", &task_id.to_string())
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/tasks/{}", client.baseurl, encode_path(& task_id.to_string()),

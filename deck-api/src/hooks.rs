@@ -14,8 +14,9 @@ use std::sync::Arc;
 /// A boxed, sendable future, as returned by [`Execute::execute`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Sends one logical request: the generated code calls this once per operation.
-pub trait Execute: Send + Sync + 'static {
+/// Sends one logical request: the generated code calls this once per operation. `Any` lets the
+/// layer above find its own executor again (`&dyn Execute` upcasts to `&dyn Any`).
+pub trait Execute: std::any::Any + Send + Sync + 'static {
     /// Sends `request` with `client`; `operation_id` is the spec's operationId.
     fn execute<'a>(
         &'a self,

@@ -70,3 +70,36 @@ pub fn spec_operation_id(progenitor_id: &str) -> Option<&'static str> {
         .find(|o| o.progenitor_id == progenitor_id)
         .map(|o| o.id)
 }
+
+/// The rule every path parameter of every operation passes before its URL is built (called by
+/// the generated `build_request`): not empty, and not a dot segment (`.` or `..`, also
+/// percent-encoded as `%2e`), which a URL parser would resolve into another endpoint
+/// (`DELETE /storage/..` would become `DELETE /`).
+pub fn check_path_param(name: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("path parameter `{name}` must not be empty"));
+    }
+    let decoded = value.to_ascii_lowercase().replace("%2e", ".");
+    if decoded == "." || decoded == ".." {
+        return Err(format!(
+            "path parameter `{name}` must not be a dot segment (`.` or `..`)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_path_param;
+
+    #[test]
+    fn dot_segments_and_empty_values_are_refused() {
+        for bad in ["", ".", "..", "%2e", "%2E%2e", ".%2E"] {
+            let err = check_path_param("run_id", bad).unwrap_err();
+            assert!(err.contains("`run_id`"), "{err}");
+        }
+        for good in ["trun_1", "...", "a.b", ".hidden", "%2e%2e%2e"] {
+            assert!(check_path_param("run_id", good).is_ok(), "{good}");
+        }
+    }
+}

@@ -383,7 +383,8 @@ fn split_send(send: &mut syn::ImplItemFn, error_type: &Type) -> Result<(ImplItem
         .position(|s| operation_info_id(s).is_some())
         .ok_or("no `let info = OperationInfo { .. }` statement")?;
     let id = operation_info_id(&stmts[at]).unwrap_or_default();
-    let prefix: Vec<Stmt> = stmts[..at].to_vec();
+    let mut prefix: Vec<Stmt> = stmts[..at].to_vec();
+    insert_path_checks(&mut prefix)?;
     let builds_request = prefix.last().is_some_and(|s| {
         matches!(s, Stmt::Local(l) if matches!(&l.pat, syn::Pat::Ident(i) if i.ident == "request"))
     });
@@ -409,6 +410,48 @@ fn split_send(send: &mut syn::ImplItemFn, error_type: &Type) -> Result<(ImplItem
     send.block.stmts = head.stmts;
     send.block.stmts.extend(rest);
     Ok((ImplItem::Fn(build), id))
+}
+
+/// Before `let url = format!(..)`, a check of every path parameter it encodes
+/// (`encode_path(&run_id.to_string())`): an empty value or a dot segment (`.`, `..`, also
+/// percent-encoded) is refused before any URL is parsed, since a URL parser resolves dot segments
+/// into another endpoint.
+fn insert_path_checks(prefix: &mut Vec<Stmt>) -> Result<(), String> {
+    use quote::ToTokens;
+    let Some(at) = prefix.iter().position(|s| {
+        matches!(s, Stmt::Local(l) if matches!(&l.pat, syn::Pat::Ident(i) if i.ident == "url"))
+    }) else {
+        return Err("no `let url = ..` statement".into());
+    };
+    let text = prefix[at].to_token_stream().to_string();
+    let mut names = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("encode_path") {
+        rest = &rest[i + "encode_path".len()..];
+        let arg = rest
+            .trim_start()
+            .trim_start_matches('(')
+            .trim_start()
+            .trim_start_matches('&')
+            .trim_start();
+        let name: String = arg
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() {
+            return Err("an `encode_path` argument is not a plain variable".into());
+        }
+        names.push(name);
+    }
+    for name in names.into_iter().rev() {
+        let ident = syn::Ident::new(&name, proc_macro2::Span::call_site());
+        let check: Stmt = syn::parse_quote! {
+            crate::operation::check_path_param(#name, &#ident.to_string())
+                .map_err(Error::InvalidRequest)?;
+        };
+        prefix.insert(at, check);
+    }
+    Ok(())
 }
 
 fn operation_info_id(stmt: &Stmt) -> Option<String> {

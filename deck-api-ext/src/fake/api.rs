@@ -375,7 +375,7 @@ async fn create_task(State(shared): Ctx, Extension(RequestId(rid)): Rid, body: B
         .status("learning")
         .input_schema(request.input_schema.unwrap_or(Value::Null))
         .output_schema(request.output_schema.unwrap_or(Value::Null))
-        .extraction(request.extraction);
+        .extraction(request.extraction.unwrap_or(false));
     seed.prompt = request.prompt;
     seed.storage = raw_storage(&object);
 

@@ -1,4 +1,5 @@
-//! Fetching a page of a Deck list endpoint directly: `GET path?filters&limit&cursor`.
+//! Fetching a page of a generated list operation: its built request (path, filters and every
+//! other parameter of the builder) with this page's `limit` and `cursor`.
 
 use std::sync::Arc;
 
@@ -7,31 +8,73 @@ use serde::de::DeserializeOwned;
 
 use super::page::{Page, PageRequest};
 use super::stream::Fetch;
-use crate::client::Deck;
+use crate::call::{CallOptions, send_request};
 use crate::error::{Error, Result, decode_json};
 
-/// A list endpoint and the filters sent with every page.
-pub(crate) struct HttpList<T> {
-    pub(crate) deck: Deck,
-    pub(crate) path: String,
-    pub(crate) filters: Vec<(String, String)>,
+/// The query parameter names and page-size bounds of a list operation (from the spec).
+#[derive(Debug, Clone, Copy)]
+pub struct ListParams {
+    /// The page-size parameter (`limit`).
+    pub limit: &'static str,
+    /// The cursor parameter (`cursor`).
+    pub cursor: &'static str,
+    /// The bounds of the page size, when the spec gives them.
+    pub limit_range: Option<(i64, i64)>,
+}
+
+/// A generated list operation's request, without `limit` and `cursor`.
+pub(crate) struct RequestList<T> {
+    pub(crate) api: deck_api::Client,
+    pub(crate) request: reqwest::Request,
+    pub(crate) params: ListParams,
     /// Decodes a response body; monomorphised where `T: DeserializeOwned` is known, so the
     /// paginator itself needs no such bound (pages can also come from a closure).
     pub(crate) decode: fn(&'static str, &[u8]) -> Result<Page<T>>,
 }
 
-impl<T> Clone for HttpList<T> {
+impl<T> Clone for RequestList<T> {
     fn clone(&self) -> Self {
-        HttpList {
-            deck: self.deck.clone(),
-            path: self.path.clone(),
-            filters: self.filters.clone(),
+        RequestList {
+            api: self.api.clone(),
+            request: self
+                .request
+                .try_clone()
+                .expect("a list request has no streaming body"),
+            params: self.params,
             decode: self.decode,
         }
     }
 }
 
-impl<T: Send + 'static> HttpList<T> {
+/// Removes every `name=…` pair from `url`'s query, returning the last value removed.
+pub(crate) fn take_query(url: &mut reqwest::Url, name: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    if !pairs.iter().any(|(k, _)| k == name) {
+        return None;
+    }
+    let mut taken = None;
+    let kept: Vec<&(String, String)> = pairs
+        .iter()
+        .filter(|(k, v)| {
+            if k == name {
+                taken = Some(v.clone());
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    taken
+}
+
+impl<T: Send + 'static> RequestList<T> {
     /// The fetcher for `operation_id`, shared by the stream and its prefetch task.
     pub(crate) fn into_fetch(self, operation_id: &'static str) -> Fetch<T> {
         let list = Arc::new(self);
@@ -44,32 +87,20 @@ impl<T: Send + 'static> HttpList<T> {
     }
 
     async fn fetch(&self, operation_id: &'static str, page: PageRequest) -> Result<Page<T>> {
-        let mut request = self
-            .deck
-            .request_builder(reqwest::Method::GET, &self.path)
-            .build()
-            .map_err(|e| {
-                Error::invalid_request(operation_id, format!("cannot build the request: {e}"))
-            })?;
-        if !self.filters.is_empty() || page.limit.is_some() || page.cursor.is_some() {
-            // One pass over the query string: filters first, then `limit` and `cursor`.
+        let mut request = self.request.try_clone().ok_or_else(|| {
+            Error::invalid_request(operation_id, "the list request has a streaming body")
+        })?;
+        if page.limit.is_some() || page.cursor.is_some() {
             let mut query = request.url_mut().query_pairs_mut();
-            for (key, value) in &self.filters {
-                query.append_pair(key, value);
-            }
             if let Some(limit) = page.limit {
-                query.append_pair("limit", &limit.to_string());
+                query.append_pair(self.params.limit, &limit.to_string());
             }
             if let Some(cursor) = &page.cursor {
-                query.append_pair("cursor", cursor);
+                query.append_pair(self.params.cursor, cursor);
             }
         }
-        let response = self.deck.execute_raw(operation_id, request).await?;
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Error::transport(operation_id, e))?;
-        (self.decode)(operation_id, &body)
+        let reply = send_request(&self.api, operation_id, request, &CallOptions::new()).await?;
+        (self.decode)(operation_id, &reply.body)
     }
 }
 
@@ -80,4 +111,22 @@ pub(crate) fn decode_page<T: DeserializeOwned>(
     body: &[u8],
 ) -> Result<Page<T>> {
     serde_json::from_slice(body).or_else(|_| decode_json(operation_id, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_query_removes_every_pair_of_a_name() {
+        let mut url =
+            reqwest::Url::parse("http://x/v2/l?status=a&limit=5&status=b&cursor=c1").unwrap();
+        assert_eq!(take_query(&mut url, "limit").as_deref(), Some("5"));
+        assert_eq!(take_query(&mut url, "cursor").as_deref(), Some("c1"));
+        assert_eq!(url.query(), Some("status=a&status=b"));
+        assert_eq!(take_query(&mut url, "limit"), None);
+        let mut only = reqwest::Url::parse("http://x/v2/l?limit=5").unwrap();
+        take_query(&mut only, "limit");
+        assert_eq!(only.as_str(), "http://x/v2/l");
+    }
 }

@@ -2,24 +2,23 @@
 //!
 //! Deck's list endpoints share one cursor scheme: query parameters `limit` (1–100, default 20)
 //! and `cursor`, and the envelope `{"data": [...], "has_more", "next_cursor", "request_id"}`.
-//! One [`Paginator`] serves them all; a new list endpoint is one line:
+//! `cargo xtask regen` detects that shape in the spec and gives every such generated builder
+//! `.paginate()` ([`ListExt`](crate::ListExt)), so a new list endpoint needs no code here:
 //!
 //! ```no_run
 //! # async fn demo(deck: deck_api_ext::Deck) -> deck_api_ext::Result<()> {
+//! use deck_api_ext::prelude::*;
 //! use futures_util::TryStreamExt;
 //!
-//! #[derive(serde::Deserialize)]
-//! struct Task {
-//!     id: String,
-//! }
-//!
-//! let mut tasks = deck
-//!     .paginate::<Task>("listTasks", "/tasks")
-//!     .filter("agent_id", "agent_123")
+//! let mut items = deck
+//!     .api()
+//!     .list_task_run_storage()
+//!     .run_id("trun_123")
 //!     .limit(100)
+//!     .paginate()
 //!     .items();
-//! while let Some(task) = tasks.try_next().await? {
-//!     println!("{}", task.id);
+//! while let Some(item) = items.try_next().await? {
+//!     println!("{} {}", item.id, item.file_name);
 //! }
 //! # Ok(()) }
 //! ```
@@ -27,11 +26,13 @@
 //! # Semantics
 //!
 //! * **Lazy**: nothing is sent until the stream is first polled.
-//! * **Validated first**: a `limit` outside 1–100, an empty resume cursor or a filter named
-//!   `limit`/`cursor` is an [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest)
-//!   error, yielded before any request.
+//! * **Validated first**: a parameter the builder refused, a `limit` outside the operation's
+//!   documented bounds or an empty resume cursor is an
+//!   [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) error, yielded before any
+//!   request.
 //! * **Filters are re-sent** with every page, next to `cursor` (Deck requires the same filters
-//!   for a cursor).
+//!   for a cursor): every parameter set on the builder is kept; a `cursor` set there is where
+//!   the listing starts, a `limit` the page size.
 //! * `has_more: false` ends the listing. `has_more: true` with a null or empty `next_cursor`,
 //!   a `next_cursor` already used in this listing (exactly within the last [`RECENT_CURSORS`]
 //!   pages, eventually for longer loops, so memory stays constant), and more than
@@ -51,39 +52,10 @@
 //! Pre-signed download URLs in storage items expire: prefer streaming to collecting a long
 //! listing before downloading.
 //!
-//! # Pages from a generated operation
+//! # Pages from anywhere else
 //!
-//! [`Paginator::from_fn`] paginates anything that fetches one page for a [`PageRequest`], for
-//! example the generated `listTaskRunStorage` operation:
-//!
-//! ```no_run
-//! # async fn demo(deck: deck_api_ext::Deck) -> deck_api_ext::Result<()> {
-//! use deck_api_ext::api::types::ListStorageItemResponse;
-//! use deck_api_ext::paginate::{Page, PageRequest, Paginator};
-//!
-//! let run_id = "trun_123".to_owned();
-//! let files = Paginator::<ListStorageItemResponse>::from_fn(
-//!     "listTaskRunStorage",
-//!     move |request: PageRequest| {
-//!         let (deck, run_id) = (deck.clone(), run_id.clone());
-//!         async move {
-//!             let mut call = deck.api().list_task_run_storage().run_id(run_id);
-//!             if let Some(cursor) = request.cursor {
-//!                 call = call.cursor(cursor);
-//!             }
-//!             if let Some(limit) = request.limit {
-//!                 call = call.limit(limit);
-//!             }
-//!             let page = deck.send("listTaskRunStorage", call.send()).await?;
-//!             Ok(Page::from(page.into_inner()))
-//!         }
-//!     },
-//! )
-//! .limit(100)
-//! .collect_items(1_000)
-//! .await?;
-//! # Ok(()) }
-//! ```
+//! [`Paginator::from_fn`] paginates anything that fetches one page for a [`PageRequest`] (a
+//! cache, a test double), with the same guards.
 
 mod guard;
 mod history;
@@ -103,9 +75,9 @@ pub use history::RECENT_CURSORS;
 pub use page::{Page, PageRequest};
 pub use stream::{ItemStream, PageStream};
 
-use crate::client::Deck;
 use crate::error::{Error, Result};
-use http::HttpList;
+pub use http::ListParams;
+use http::{RequestList, take_query};
 use stream::{Fetch, Plan};
 
 /// The largest page Deck serves.
@@ -120,8 +92,8 @@ pub const DEFAULT_PREFETCH: bool = false;
 
 /// Where pages come from.
 enum Source<T> {
-    /// `GET path` on the Deck API, with query filters.
-    Http(HttpList<T>),
+    /// A generated list operation's request.
+    Request(RequestList<T>),
     /// A caller-supplied fetcher.
     Fn(Fetch<T>),
 }
@@ -129,7 +101,7 @@ enum Source<T> {
 impl<T> Clone for Source<T> {
     fn clone(&self) -> Self {
         match self {
-            Source::Http(list) => Source::Http(list.clone()),
+            Source::Request(list) => Source::Request(list.clone()),
             Source::Fn(fetch) => Source::Fn(Arc::clone(fetch)),
         }
     }
@@ -138,13 +110,16 @@ impl<T> Clone for Source<T> {
 /// A paginated listing, not yet started: configure it, then consume it as a stream of
 /// [`pages`](Self::pages) or [`items`](Self::items), or [`collect`](Self::collect_items) it.
 ///
-/// Built by [`Deck::paginate`] for a list endpoint, or by [`Paginator::from_fn`] around any
-/// fetcher. Cloning gives an independent listing with the same settings.
+/// Built by `.paginate()` on a generated list builder ([`ListExt`](crate::ListExt)), or by
+/// [`Paginator::from_fn`] around any fetcher. Cloning gives an independent listing with the same
+/// settings.
 pub struct Paginator<T> {
     operation_id: &'static str,
     source: Source<T>,
     limit: Option<u32>,
-    filter_keys: Vec<String>,
+    limit_range: (i64, i64),
+    /// A problem found while building the listing (a parameter the builder refused).
+    invalid: Option<String>,
     cursor: Option<String>,
     prefetch: bool,
     max_items: Option<u64>,
@@ -156,7 +131,8 @@ impl<T> Clone for Paginator<T> {
             operation_id: self.operation_id,
             source: self.source.clone(),
             limit: self.limit,
-            filter_keys: self.filter_keys.clone(),
+            limit_range: self.limit_range,
+            invalid: self.invalid.clone(),
             cursor: self.cursor.clone(),
             prefetch: self.prefetch,
             max_items: self.max_items,
@@ -164,24 +140,51 @@ impl<T> Clone for Paginator<T> {
     }
 }
 
-impl Deck {
-    /// A paginator over the Deck list endpoint at `path` (under the base URL, segments already
-    /// percent-encoded, e.g. `/tasks` or `/task-runs/trun_1/storage`), decoding each item of
-    /// `data` as `T`. `operation_id` is the spec's operationId (`listTasks`), used in errors and
-    /// traces. Add filters with [`Paginator::filter`].
-    pub fn paginate<T>(&self, operation_id: &'static str, path: impl Into<String>) -> Paginator<T>
-    where
-        T: DeserializeOwned + Send + 'static,
-    {
-        Paginator::with_source(
+impl<T: DeserializeOwned + Send + 'static> Paginator<T> {
+    /// A paginator over a generated list operation's built `request` (see
+    /// [`ListExt`](crate::ListExt)): `limit` and `cursor` in its query become the page size and
+    /// the starting cursor; everything else is sent with every page.
+    pub(crate) fn from_request(
+        operation_id: &'static str,
+        api: deck_api::Client,
+        request: Result<reqwest::Request>,
+        params: ListParams,
+    ) -> Self {
+        let mut request = match request {
+            Ok(request) => request,
+            Err(error) => {
+                // Reported by the stream before any request (an `Error` is not `Clone`).
+                let mut failed = Paginator::from_fn(operation_id, move |_| {
+                    std::future::ready(Err(Error::pagination(operation_id, "not started")))
+                });
+                failed.invalid = Some(error.message().to_owned());
+                return failed;
+            }
+        };
+        let limit = take_query(request.url_mut(), params.limit);
+        let cursor = take_query(request.url_mut(), params.cursor);
+        let mut paginator = Paginator::with_source(
             operation_id,
-            Source::Http(HttpList {
-                deck: self.clone(),
-                path: path.into(),
-                filters: Vec::new(),
+            Source::Request(RequestList {
+                api,
+                request,
+                params,
                 decode: http::decode_page::<T>,
             }),
-        )
+        );
+        paginator.limit_range = params.limit_range.unwrap_or((1, i64::from(MAX_LIMIT)));
+        paginator.cursor = cursor;
+        if let Some(limit) = limit {
+            match limit.parse::<u32>() {
+                Ok(n) => paginator.limit = Some(n),
+                Err(_) => {
+                    let (low, high) = paginator.limit_range;
+                    paginator.invalid =
+                        Some(format!("limit must be between {low} and {high}, got {limit}"));
+                }
+            }
+        }
+        paginator
     }
 }
 
@@ -206,33 +209,21 @@ impl<T: Send + 'static> Paginator<T> {
             operation_id,
             source,
             limit: None,
-            filter_keys: Vec::new(),
+            limit_range: (1, i64::from(MAX_LIMIT)),
+            invalid: None,
             cursor: None,
             prefetch: DEFAULT_PREFETCH,
             max_items: None,
         }
     }
 
-    /// Items per page, 1–[`MAX_LIMIT`] (Deck's default is 20). Any other value makes the stream
-    /// yield an [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) error naming
-    /// `limit`, before any request.
+    /// Items per page, within the operation's documented bounds (1–[`MAX_LIMIT`] for Deck's
+    /// lists; Deck's default is 20). Any other value makes the stream yield an
+    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) error naming `limit`,
+    /// before any request.
     #[must_use]
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
-        self
-    }
-
-    /// Adds the query filter `key=value`, sent with every page. Filters cannot be named `limit`
-    /// or `cursor` (use [`limit`](Self::limit) and [`resume_from`](Self::resume_from)), nor be
-    /// added to a [`from_fn`](Self::from_fn) paginator; either makes the stream yield an
-    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) error before any request.
-    #[must_use]
-    pub fn filter(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        let key = key.into();
-        if let Source::Http(list) = &mut self.source {
-            list.filters.push((key.clone(), value.into()));
-        }
-        self.filter_keys.push(key);
         self
     }
 
@@ -278,7 +269,7 @@ impl<T: Send + 'static> Paginator<T> {
     pub fn pages(self) -> PageStream<T> {
         let invalid = self.check().err();
         let fetch = match self.source {
-            Source::Http(list) => list.into_fetch(self.operation_id),
+            Source::Request(list) => list.into_fetch(self.operation_id),
             Source::Fn(fetch) => fetch,
         };
         PageStream::new(Plan {
@@ -314,12 +305,16 @@ impl<T: Send + 'static> Paginator<T> {
     /// Checks the settings before any request.
     fn check(&self) -> Result<()> {
         let op = self.operation_id;
+        if let Some(message) = &self.invalid {
+            return Err(Error::invalid_request(op, message.clone()));
+        }
+        let (low, high) = self.limit_range;
         if let Some(limit) = self.limit
-            && !(1..=MAX_LIMIT).contains(&limit)
+            && !(low..=high).contains(&i64::from(limit))
         {
             return Err(Error::invalid_request(
                 op,
-                format!("limit must be between 1 and {MAX_LIMIT}, got {limit}"),
+                format!("limit must be between {low} and {high}, got {limit}"),
             ));
         }
         if self.cursor.as_deref() == Some("") {
@@ -327,33 +322,6 @@ impl<T: Send + 'static> Paginator<T> {
                 op,
                 "resume_from: the cursor is empty",
             ));
-        }
-        for key in &self.filter_keys {
-            if matches!(self.source, Source::Fn(_)) {
-                return Err(Error::invalid_request(
-                    op,
-                    format!(
-                        "filter `{key}`: a from_fn paginator sends its own query; \
-                         apply the filter in its fetcher"
-                    ),
-                ));
-            }
-            if key.is_empty() {
-                return Err(Error::invalid_request(op, "filter: the name is empty"));
-            }
-            if key == "limit" || key == "cursor" {
-                return Err(Error::invalid_request(
-                    op,
-                    format!(
-                        "filter `{key}`: set it with {}() instead",
-                        if key == "limit" {
-                            "limit"
-                        } else {
-                            "resume_from"
-                        }
-                    ),
-                ));
-            }
         }
         Ok(())
     }
@@ -364,7 +332,7 @@ impl<T> fmt::Debug for Paginator<T> {
         let mut d = f.debug_struct("Paginator");
         d.field("operation_id", &self.operation_id);
         match &self.source {
-            Source::Http(list) => d.field("path", &list.path).field("filters", &list.filters),
+            Source::Request(list) => d.field("path", &list.request.url().path()),
             Source::Fn(_) => d.field("source", &"from_fn"),
         };
         d.field("limit", &self.limit)

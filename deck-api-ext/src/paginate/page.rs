@@ -1,6 +1,5 @@
 //! One page of a Deck list response, and what the paginator asks for the next one.
 
-use deck_api::types::{ListStorageItemResponse, PaginatedResponseOfListStorageItemResponse};
 use serde::Deserialize;
 
 /// One page of a Deck list response: `{"data": [...], "has_more", "next_cursor", "request_id"}`.
@@ -57,10 +56,10 @@ impl<T> Page<T> {
     }
 }
 
-/// The wire shape, lenient where Deck's OpenAPI document is (`data` and `has_more` optional).
+/// The wire shape: `data` is required (a body without it is a decode error naming the operation,
+/// never an empty last page); `has_more` may be missing (see [`Page`]).
 #[derive(Deserialize)]
 struct RawPage<T> {
-    #[serde(default = "Vec::new")]
     data: Vec<T>,
     #[serde(default)]
     has_more: Option<bool>,
@@ -92,15 +91,6 @@ impl<T> Page<T> {
             next_cursor,
             request_id,
         }
-    }
-}
-
-/// The generated response of `listTaskRunStorage`, as a [`Page`], so a
-/// [`Paginator::from_fn`](super::Paginator::from_fn) fetcher built on the generated operation
-/// can end in `Ok(response.into_inner().into())`.
-impl From<PaginatedResponseOfListStorageItemResponse> for Page<ListStorageItemResponse> {
-    fn from(page: PaginatedResponseOfListStorageItemResponse) -> Self {
-        Page::from_parts(page.data, page.has_more, page.next_cursor, page.request_id)
     }
 }
 

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backoff::Backoff;
+
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -33,8 +35,7 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 #[derive(Clone)]
 pub struct DownloadOptions {
     max_attempts: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
+    backoff: Backoff,
     progress: Option<ProgressFn>,
 }
 
@@ -43,8 +44,7 @@ impl Default for DownloadOptions {
     fn default() -> Self {
         DownloadOptions {
             max_attempts: 5,
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(8),
+            backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(8)),
             progress: None,
         }
     }
@@ -59,11 +59,19 @@ impl DownloadOptions {
         self
     }
 
-    /// The backoff before the first retry without progress, doubled for each further one (with
-    /// jitter, between half and all of it), up to `max`.
+    /// The backoff ceiling before the first retry without progress, doubled for each further
+    /// one up to `max`; the wait is uniformly random below the ceiling (full jitter, the same
+    /// backoff as API retries).
     pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial;
-        self.max_backoff = max.max(initial);
+        self.backoff.initial = initial;
+        self.backoff.max = max.max(initial);
+        self
+    }
+
+    /// Replaces the jitter source (default `fastrand::f64`): numbers in `[0, 1)`, clamped. For
+    /// deterministic tests, `|| 1.0` waits the whole ceiling.
+    pub fn with_jitter(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        self.backoff.jitter = Arc::new(jitter);
         self
     }
 
@@ -84,12 +92,7 @@ impl DownloadOptions {
     }
 
     fn backoff(&self, failures: u32) -> Duration {
-        let exponent = failures.saturating_sub(1).min(20);
-        let ceiling = self
-            .initial_backoff
-            .saturating_mul(1 << exponent)
-            .min(self.max_backoff);
-        ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)
+        self.backoff.delay(failures)
     }
 }
 
@@ -97,8 +100,8 @@ impl fmt::Debug for DownloadOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DownloadOptions")
             .field("max_attempts", &self.max_attempts)
-            .field("initial_backoff", &self.initial_backoff)
-            .field("max_backoff", &self.max_backoff)
+            .field("initial_backoff", &self.backoff.initial)
+            .field("max_backoff", &self.backoff.max)
             .field("progress", &self.progress.as_ref().map(|_| "Fn(Progress)"))
             .finish()
     }
@@ -536,13 +539,13 @@ mod tests {
     #[test]
     fn backoff_doubles_within_bounds() {
         let options = DownloadOptions::default()
-            .with_backoff(Duration::from_millis(100), Duration::from_millis(300));
-        for _ in 0..50 {
-            let first = options.backoff(1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-            let third = options.backoff(3);
-            assert!(third >= Duration::from_millis(150) && third <= Duration::from_millis(300));
-        }
+            .with_backoff(Duration::from_millis(100), Duration::from_millis(300))
+            .with_jitter(|| 1.0);
+        assert_eq!(options.backoff(1), Duration::from_millis(100));
+        assert_eq!(options.backoff(2), Duration::from_millis(200));
+        assert_eq!(options.backoff(3), Duration::from_millis(300));
+        let half = options.with_jitter(|| 0.5);
+        assert_eq!(half.backoff(2), Duration::from_millis(100));
         assert_eq!(
             DownloadOptions::default()
                 .with_max_attempts(0)

@@ -2,8 +2,11 @@
 //!
 //! Deck's OpenAPI document declares `file_size` as `type: [integer, string]`, `format: int64`,
 //! `pattern: ^-?(?:0|[1-9]\d*)$` (.NET's "number or string" handling), so a size may arrive as
-//! `245678` or as `"245678"`. The generated `deck-api` types keep that union exactly as published
-//! (`Int64(i64) | String(..)`); this module turns it into the one thing users want, a `u64`:
+//! `245678` or as `"245678"`. The generated `deck-api` types keep that union exactly as published,
+//! as one shared type, `deck_api::types::Int64OrString` (`Int64(i64) | String(..)`); this module
+//! turns it into the one thing users want, a `u64` ([`ExactSize`] for the generated type, and the
+//! serde visitor [`StorageItem`](super::StorageItem) decodes with, which also takes integers above
+//! `i64::MAX`):
 //!
 //! - a JSON integer from 0 to `u64::MAX`, or a string of decimal digits in canonical form (no sign,
 //!   no leading zeros, no spaces, no fraction), parsed without going through `f64`, so
@@ -19,7 +22,40 @@
 
 use std::fmt;
 
+use deck_api::types::Int64OrString;
 use serde::de::{self, Deserializer, Unexpected, Visitor};
+
+/// The exact size held by the generated int-or-string union, by the same rules as everywhere.
+///
+/// ```
+/// use deck_api_ext::api::types::Int64OrString;
+/// use deck_api_ext::storage::ExactSize;
+///
+/// let size: Int64OrString = serde_json::from_str("\"9007199254740993\"").unwrap();
+/// assert_eq!(size.exact_u64().unwrap(), 9_007_199_254_740_993);
+/// ```
+pub trait ExactSize {
+    /// The size as a `u64`; a negative or non-canonical value is an error.
+    fn exact_u64(&self) -> Result<u64, FileSizeError>;
+}
+
+impl ExactSize for Int64OrString {
+    fn exact_u64(&self) -> Result<u64, FileSizeError> {
+        match self {
+            Int64OrString::Int64(n) => from_i64(*n),
+            Int64OrString::String(s) => parse_decimal(s),
+            // The union is `#[non_exhaustive]`: a form added later is read through its JSON.
+            other => match serde_json::to_value(other) {
+                Ok(serde_json::Value::Number(n)) => n
+                    .as_u64()
+                    .ok_or_else(|| FileSizeError::NotDecimal(n.to_string())),
+                Ok(serde_json::Value::String(s)) => parse_decimal(&s),
+                Ok(v) => Err(FileSizeError::NotDecimal(v.to_string())),
+                Err(e) => Err(FileSizeError::NotDecimal(e.to_string())),
+            },
+        }
+    }
+}
 
 /// Why a `file_size` value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]

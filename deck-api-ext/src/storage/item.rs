@@ -17,7 +17,8 @@ use deck_api::types;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::PresignedUrl;
-use super::file_size::{self, FileSizeError};
+use super::file_size::{self, ExactSize, FileSizeError};
+use deck_api::operation::Operation;
 use crate::error::Error;
 
 /// A file captured during a task run: its name, type, size, download URL and extracted data.
@@ -194,14 +195,10 @@ fn size_error(operation: &str, storage_id: &str, error: FileSizeError) -> Error 
     )
 }
 
-macro_rules! convert_size {
-    ($operation:literal, $id:expr, $size:expr, $ty:ident) => {
-        match $size {
-            types::$ty::Int64(n) => file_size::from_i64(n),
-            types::$ty::String(s) => file_size::parse_decimal(&s),
-        }
-        .map_err(|e| size_error($operation, $id, e))
-    };
+/// The one conversion of the generated size union (see [`ExactSize`]).
+fn exact_size(operation: &str, storage_id: &str, size: &types::Int64OrString) -> Result<u64, Error> {
+    size.exact_u64()
+        .map_err(|e| size_error(operation, storage_id, e))
 }
 
 fn non_null(value: serde_json::Value) -> Option<serde_json::Value> {
@@ -210,14 +207,16 @@ fn non_null(value: serde_json::Value) -> Option<serde_json::Value> {
 
 /// `TryFrom` a generated full storage item: the list and get responses carry the same fields.
 macro_rules! from_generated_item {
-    ($ty:ident, $size_ty:ident, $operation:literal, $doc:literal) => {
+    ($ty:ident, $builder:ident, $doc:literal) => {
         impl TryFrom<types::$ty> for StorageItem {
             type Error = Error;
 
             #[doc = $doc]
             /// Fails (a decode error naming `file_size` and the item) for a negative size.
             fn try_from(value: types::$ty) -> Result<Self, Error> {
-                let file_size = convert_size!($operation, &value.id, value.file_size, $size_ty)?;
+                let operation =
+                    <deck_api::builder::$builder<'static> as Operation<'static>>::OPERATION_ID;
+                let file_size = exact_size(operation, &value.id, &value.file_size)?;
                 Ok(StorageItem {
                     file_size,
                     id: value.id,
@@ -227,7 +226,10 @@ macro_rules! from_generated_item {
                     url: value.url.map(PresignedUrl::new),
                     metadata: value.metadata.map(|m| m.0),
                     extraction: non_null(value.extraction),
-                    purpose: value.purpose.map(|p| Purpose::from(p.to_string().as_str())),
+                    purpose: value
+                        .purpose
+                        .and_then(|p| serde_json::to_value(p).ok())
+                        .and_then(|p| p.as_str().map(Purpose::from)),
                     result: value.result.as_deref().map(ExtractionResult::from),
                     fetch_date: value.fetch_date,
                     task_run_id: value.task_run_id,
@@ -241,14 +243,12 @@ macro_rules! from_generated_item {
 
 from_generated_item!(
     ListStorageItemResponse,
-    ListStorageItemResponseFileSize,
-    "listTaskRunStorage",
+    ListTaskRunStorage,
     "Converts an item of the generated `listTaskRunStorage` response."
 );
 from_generated_item!(
     GetStorageItemResponse,
-    GetStorageItemResponseFileSize,
-    "getStorageItem",
+    GetStorageItem,
     "Converts the generated `getStorageItem` response."
 );
 
@@ -259,12 +259,8 @@ impl TryFrom<types::TaskRunStorageSummary> for StorageItem {
     /// which carries fewer fields. Fails (a decode error naming `file_size` and the item) for a
     /// negative size.
     fn try_from(value: types::TaskRunStorageSummary) -> Result<Self, Error> {
-        let file_size = convert_size!(
-            "getTaskRun",
-            &value.id,
-            value.file_size,
-            TaskRunStorageSummaryFileSize
-        )?;
+        let operation = <deck_api::builder::GetTaskRun<'static> as Operation<'static>>::OPERATION_ID;
+        let file_size = exact_size(operation, &value.id, &value.file_size)?;
         Ok(StorageItem {
             file_size,
             id: value.id,

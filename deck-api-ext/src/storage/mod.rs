@@ -33,7 +33,7 @@ mod pull;
 mod url;
 
 pub use download::{Download, DownloadOptions, Downloaded, Progress, ProgressFn};
-pub use file_size::{FileSizeError, parse_decimal as parse_file_size};
+pub use file_size::{ExactSize, FileSizeError, parse_decimal as parse_file_size};
 pub use item::{DeletedStorageItem, ExtractionResult, Purpose, StorageItem};
 pub use pull::{
     DEFAULT_CONCURRENCY, FileOutcome, PullEvent, PullFailure, PullProgressFn, PullRun, PullSummary,

@@ -4,14 +4,14 @@
 use std::io::Write;
 
 use crate::raw_json::RawObject;
-use deck_api_ext::Deck;
-use reqwest::Method;
+use deck_api_ext::api::Operation;
+use deck_api_ext::{CallExt, CallOptions, Deck};
 
 use crate::failure::Failure;
 use crate::file_size;
 use crate::output::JsonLines;
 
-const OPERATION: &str = "getStorageItem";
+const OPERATION: &str = <deck_api_ext::api::builder::GetStorageItem<'static> as Operation<'static>>::OPERATION_ID;
 
 /// Prints storage item `storage_id`.
 pub async fn run<W: Write>(
@@ -19,8 +19,12 @@ pub async fn run<W: Write>(
     storage_id: &str,
     out: &mut JsonLines<W>,
 ) -> Result<(), Failure> {
-    let request = super::storage_item_request(deck, OPERATION, Method::GET, storage_id)?;
-    let mut item: RawObject = deck.execute_json(OPERATION, request).await?;
+    let mut item: RawObject = deck
+        .api()
+        .get_storage_item()
+        .storage_id(storage_id)
+        .call_as(CallOptions::new())
+        .await?;
     file_size::normalize_at(OPERATION, "", &mut item)?;
     out.write(&item)?;
     out.flush()

@@ -7,15 +7,15 @@
 use std::io::Write;
 
 use crate::raw_json::RawObject;
-use deck_api_ext::Deck;
+use deck_api_ext::api::Operation;
+use deck_api_ext::{Deck, ListExt};
 use futures_util::TryStreamExt;
-use progenitor_client::encode_path;
 
 use crate::failure::Failure;
 use crate::file_size;
 use crate::output::JsonLines;
 
-const OPERATION: &str = "listTaskRunStorage";
+const OPERATION: &str = <deck_api_ext::api::builder::ListTaskRunStorage<'static> as Operation<'static>>::OPERATION_ID;
 
 /// Prints every storage item of `run_id`, asking for pages of `limit` items.
 pub async fn run<W: Write>(
@@ -24,9 +24,11 @@ pub async fn run<W: Write>(
     limit: u32,
     out: &mut JsonLines<W>,
 ) -> Result<(), Failure> {
-    let path = format!("/task-runs/{}/storage", encode_path(run_id));
     let mut pages = deck
-        .paginate::<RawObject>(OPERATION, path)
+        .api()
+        .list_task_run_storage()
+        .run_id(run_id)
+        .paginate_as::<RawObject>()
         .limit(limit)
         .pages();
     while let Some(page) = pages.try_next().await? {

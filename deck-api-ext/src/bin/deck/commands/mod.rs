@@ -7,8 +7,6 @@ mod pull;
 mod rm;
 
 use deck_api_ext::Deck;
-use progenitor_client::encode_path;
-use reqwest::Method;
 
 use crate::args::{Command, StorageCommand};
 use crate::failure::Failure;
@@ -32,16 +30,4 @@ pub async fn run(deck: &Deck, command: Command) -> Result<(), Failure> {
             rm::run(deck, &storage_id, &mut JsonLines::stdout()).await
         }
     }
-}
-
-/// `METHOD /storage/{storage_id}` for `operation`, the id percent-encoded.
-fn storage_item_request(
-    deck: &Deck,
-    operation: &str,
-    method: Method,
-    storage_id: &str,
-) -> Result<reqwest::Request, Failure> {
-    deck.request_builder(method, &format!("/storage/{}", encode_path(storage_id)))
-        .build()
-        .map_err(|e| Failure::Usage(format!("{operation}: cannot build the request: {e}")))
 }

@@ -4,13 +4,10 @@
 use std::io::Write;
 
 use crate::raw_json::RawObject;
-use deck_api_ext::Deck;
-use reqwest::Method;
+use deck_api_ext::{CallExt, CallOptions, Deck};
 
 use crate::failure::Failure;
 use crate::output::JsonLines;
-
-const OPERATION: &str = "deleteStorageItem";
 
 /// Deletes storage item `storage_id` and prints the confirmation.
 pub async fn run<W: Write>(
@@ -18,8 +15,12 @@ pub async fn run<W: Write>(
     storage_id: &str,
     out: &mut JsonLines<W>,
 ) -> Result<(), Failure> {
-    let request = super::storage_item_request(deck, OPERATION, Method::DELETE, storage_id)?;
-    let confirmation: RawObject = deck.execute_json(OPERATION, request).await?;
+    let confirmation: RawObject = deck
+        .api()
+        .delete_storage_item()
+        .storage_id(storage_id)
+        .call_as(CallOptions::new())
+        .await?;
     out.write(&confirmation)?;
     out.flush()
 }

@@ -1,0 +1,191 @@
+//! The typed call surface: every generated operation is called the same way, and every cursor
+//! list paginates from its builder.
+//!
+//! ```no_run
+//! use deck_api_ext::prelude::*;
+//! use futures_util::TryStreamExt;
+//!
+//! # async fn demo(deck: Deck) -> Result<(), Error> {
+//! let run = deck.api().get_task_run().run_id("trun_1").include("storage").call().await?;
+//! let item = deck.api().get_storage_item().storage_id("stor_1").call().await?;
+//! let mut items = deck.api().list_task_run_storage().run_id("trun_1").limit(100).paginate().items();
+//! while let Some(item) = items.try_next().await? {
+//!     println!("{}", item.id);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! [`CallExt`] and [`ListExt`] are implemented for every builder that `cargo xtask regen` marks
+//! with [`Operation`] / [`List`] (see `deck_api::operation`): nothing here names an operation.
+//! Errors carry the spec's operationId, the HTTP status, Deck's error entries and `request_id`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use deck_api::ClientInfo;
+use deck_api::operation::{List, Operation, ResponseBody};
+use progenitor_client::ResponseValue;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result, decode_json};
+use crate::executor::{DeckExecutor, Reply};
+use crate::paginate::Paginator;
+
+/// Per-call settings for [`CallExt::call_with`] and friends.
+///
+/// ```
+/// use std::time::Duration;
+/// use deck_api_ext::CallOptions;
+///
+/// let options = CallOptions::new().timeout(Duration::from_secs(5));
+/// assert_eq!(options.deadline(), Some(Duration::from_secs(5)));
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    timeout: Option<Duration>,
+}
+
+impl CallOptions {
+    /// The client's defaults.
+    pub fn new() -> Self {
+        CallOptions::default()
+    }
+
+    /// A deadline for the whole call: every attempt, every backoff wait and the reading of the
+    /// response. Replaces the client-wide [`DeckBuilder::call_timeout`](crate::DeckBuilder::call_timeout)
+    /// for this call. When it passes, the call fails with
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) and nothing more is sent.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The deadline set with [`timeout`](Self::timeout).
+    pub fn deadline(&self) -> Option<Duration> {
+        self.timeout
+    }
+}
+
+/// The executor behind a generated client built by [`Deck`](crate::Deck).
+pub(crate) fn executor_of(api: &deck_api::Client) -> Option<&DeckExecutor> {
+    let any: &dyn std::any::Any = &**api.inner().executor();
+    any.downcast_ref::<DeckExecutor>()
+}
+
+/// Builds and sends one generated operation; the body is read whole (capped).
+pub(crate) async fn send_operation<'a, O: Operation<'a>>(
+    op: O,
+    options: &CallOptions,
+) -> Result<Reply> {
+    let api = op.client();
+    let request = op
+        .into_request()
+        .map_err(|e| Error::from_build(O::OPERATION_ID, e))?;
+    send_request(api, O::OPERATION_ID, request, options).await
+}
+
+/// Sends a request built by a generated builder through the client's executor.
+pub(crate) async fn send_request(
+    api: &deck_api::Client,
+    operation: &'static str,
+    request: reqwest::Request,
+    options: &CallOptions,
+) -> Result<Reply> {
+    let executor = executor_of(api).ok_or_else(|| {
+        Error::config(
+            "this deck_api::Client was not built by deck_api_ext::Deck; use Deck::api() (or the generated send())",
+        )
+    })?;
+    executor
+        .call(api.client(), request, operation, options.timeout)
+        .await
+}
+
+fn decode_reply<T: DeserializeOwned>(
+    operation: &'static str,
+    body: ResponseBody,
+    reply: &Reply,
+) -> Result<T> {
+    match body {
+        ResponseBody::Json => decode_json(operation, &reply.body),
+        ResponseBody::Empty => decode_json(operation, b"null"),
+    }
+}
+
+/// `.call()` for every generated operation. In the [`prelude`](crate::prelude).
+pub trait CallExt<'a>: Operation<'a> {
+    /// Sends the operation (authenticated, retried, traced, within the client's deadline) and
+    /// decodes the response body; failures are this crate's [`Error`], naming the operation as
+    /// the spec spells it.
+    fn call(self) -> impl Future<Output = Result<Self::Response>> + Send + 'a {
+        self.call_with(CallOptions::new())
+    }
+
+    /// [`call`](Self::call) with per-call [`CallOptions`] (e.g. a deadline).
+    fn call_with(
+        self,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<Self::Response>> + Send + 'a {
+        async move {
+            let reply = send_operation(self, &options).await?;
+            decode_reply(Self::OPERATION_ID, Self::BODY, &reply)
+        }
+    }
+
+    /// [`call_with`](Self::call_with), keeping the HTTP status and headers.
+    fn call_full(
+        self,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<ResponseValue<Self::Response>>> + Send + 'a {
+        async move {
+            let reply = send_operation(self, &options).await?;
+            let value = decode_reply(Self::OPERATION_ID, Self::BODY, &reply)?;
+            Ok(ResponseValue::new(value, reply.status, reply.headers))
+        }
+    }
+
+    /// [`call_with`](Self::call_with), decoding the body into the caller's type instead of the
+    /// generated one (e.g. `Box<serde_json::value::RawValue>` to keep it exactly as sent).
+    fn call_as<T: DeserializeOwned + Send + 'static>(
+        self,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        async move {
+            let reply = send_operation(self, &options).await?;
+            decode_reply(Self::OPERATION_ID, Self::BODY, &reply)
+        }
+    }
+}
+
+impl<'a, O: Operation<'a>> CallExt<'a> for O {}
+
+/// `.paginate()` for every cursor-list operation. In the [`prelude`](crate::prelude).
+pub trait ListExt<'a>: List<'a> {
+    /// Every page of the listing, as a [`Paginator`] over the generated item type. The builder's
+    /// own parameters (path, filters, `limit`, a starting `cursor`) are sent with every page.
+    fn paginate(self) -> Paginator<Self::Item> {
+        self.paginate_as()
+    }
+
+    /// [`paginate`](Self::paginate), decoding each item of `data` into the caller's type.
+    fn paginate_as<T: DeserializeOwned + Send + 'static>(self) -> Paginator<T> {
+        let api = self.client().clone();
+        let request = self
+            .into_request()
+            .map_err(|e| Error::from_build(Self::OPERATION_ID, e));
+        Paginator::from_request(
+            Self::OPERATION_ID,
+            api,
+            request,
+            crate::paginate::ListParams {
+                limit: Self::LIMIT_PARAM,
+                cursor: Self::CURSOR_PARAM,
+                limit_range: Self::LIMIT_RANGE,
+            },
+        )
+    }
+}
+
+impl<'a, L: List<'a>> ListExt<'a> for L {}

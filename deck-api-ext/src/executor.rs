@@ -1,0 +1,371 @@
+//! The executor every Deck API request goes through, generated operations and the crate's own
+//! calls alike: the key (through [`KeyBoundary`]), user agent, per-attempt timeout, idempotency
+//! keys, retries ([`RetryConfig`]), tracing, and bounded reading of the response.
+//!
+//! # How the executor reports its own failures
+//!
+//! Decided once: the typed call path ([`CallExt`](crate::CallExt), pagination, the storage
+//! helpers) calls [`DeckExecutor::call`], which returns this crate's [`Error`] directly —
+//! deadline passed, body over its cap, transport failures, API errors with their decoded body.
+//! progenitor's `exec` hook can only return a `reqwest::Error`, which cannot be constructed, so
+//! the generated `send()` (the raw escape hatch) goes through [`Execute`] and gets the same
+//! retries and authentication but none of the executor's own failures: it has no deadline and
+//! reads its body itself.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use deck_api::hooks::{BoxFuture, Execute};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
+use tracing::Instrument;
+
+use crate::error::{Error, ErrorBody, Result};
+use crate::key_boundary::KeyBoundary;
+use crate::response::{self, BodyFailure};
+use crate::retry::{IDEMPOTENCY_KEY, RetryConfig, is_retryable_status, method_is_idempotent};
+use crate::trace::{self, Outcome};
+
+/// A successful response, read whole.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+/// See the [module documentation](self).
+pub(crate) struct DeckExecutor {
+    pub(crate) boundary: KeyBoundary,
+    pub(crate) user_agent: HeaderValue,
+    /// Per attempt.
+    pub(crate) timeout: Option<Duration>,
+    /// Per call, unless the call sets its own.
+    pub(crate) call_timeout: Option<Duration>,
+    pub(crate) max_response_body: usize,
+    pub(crate) retry: RetryConfig,
+}
+
+/// A fresh random idempotency key in UUID v4 form.
+pub(crate) fn generate_idempotency_key() -> HeaderValue {
+    let n = fastrand::u128(..);
+    let n = (n & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+    let hex = format!("{n:032x}");
+    let key = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    );
+    HeaderValue::from_str(&key).expect("hex and dashes are a valid header value")
+}
+
+impl DeckExecutor {
+    /// Sends `request` as `operation` and reads the successful response whole, within the call's
+    /// deadline (`deadline`, else the client-wide one).
+    pub(crate) async fn call(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        operation: &'static str,
+        deadline: Option<Duration>,
+    ) -> Result<Reply> {
+        let span = trace::request_span(operation, &request);
+        let work = async {
+            let response = self
+                .run(client, request)
+                .await
+                .map_err(|e| Error::transport(operation, e))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(Error::from_response(operation, response).await);
+            }
+            let headers = response.headers().clone();
+            let body = response::read_body(response, self.max_response_body)
+                .await
+                .map_err(|failure| match failure {
+                    BodyFailure::TooLarge { cap } => Error::body_too_large(operation, cap),
+                    BodyFailure::Transport(e) => Error::transport(operation, e),
+                })?;
+            Ok(Reply {
+                status,
+                headers,
+                body,
+            })
+        }
+        .instrument(span);
+        match deadline.or(self.call_timeout) {
+            Some(limit) => tokio::time::timeout(limit, work)
+                .await
+                .unwrap_or_else(|_| Err(Error::deadline(operation, limit))),
+            None => work.await,
+        }
+    }
+
+    /// Adds the headers and timeout; the key only where [`KeyBoundary`] allows.
+    fn prepare(&self, request: &mut reqwest::Request) {
+        if self.timeout.is_some() && request.timeout().is_none() {
+            *request.timeout_mut() = self.timeout;
+        }
+        if !request.headers().contains_key(USER_AGENT) {
+            request
+                .headers_mut()
+                .insert(USER_AGENT, self.user_agent.clone());
+        }
+        if !self.boundary.apply(request) {
+            return;
+        }
+        let mutating = matches!(
+            *request.method(),
+            reqwest::Method::POST | reqwest::Method::PATCH | reqwest::Method::DELETE
+        );
+        if mutating
+            && !request.headers().contains_key(IDEMPOTENCY_KEY)
+            && self.retry.is_enabled()
+            && self.retry.auto_idempotency_keys()
+        {
+            request
+                .headers_mut()
+                .insert(IDEMPOTENCY_KEY, generate_idempotency_key());
+        }
+    }
+
+    /// How many attempts `request` may get.
+    fn attempts_for(&self, request: &reqwest::Request) -> u32 {
+        let retry_safe = method_is_idempotent(request.method())
+            || request.headers().contains_key(IDEMPOTENCY_KEY);
+        if retry_safe && request.try_clone().is_some() {
+            self.retry.max_attempts()
+        } else {
+            1
+        }
+    }
+
+    /// The retry loop: every attempt of one logical request. A failed response comes back with
+    /// its (capped) body buffered; a success with its body unread.
+    async fn run(
+        &self,
+        client: &reqwest::Client,
+        mut request: reqwest::Request,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.prepare(&mut request);
+        let max_attempts = self.attempts_for(&request);
+        let started = tokio::time::Instant::now();
+        let mut waited = Duration::ZERO;
+        let mut request = Some(request);
+        let mut attempt = 1;
+        loop {
+            let this = if attempt < max_attempts {
+                request.as_ref().and_then(reqwest::Request::try_clone)
+            } else {
+                None
+            };
+            let this = match this {
+                Some(clone) => clone,
+                None => request
+                    .take()
+                    .expect("the last attempt consumes the request"),
+            };
+            let last = request.is_none();
+            let result = match client.execute(this).await {
+                Ok(response) if !response.status().is_success() => Ok(buffer_error(response).await),
+                Ok(response) => Ok(Attempt::Success(response)),
+                Err(error) => Err(error),
+            };
+            let (outcome, retry_after, retryable) = match &result {
+                Ok(Attempt::Success(response)) => (
+                    Outcome::Response {
+                        status: response.status(),
+                        request_id: None,
+                        code: None,
+                    },
+                    None,
+                    false,
+                ),
+                Ok(Attempt::Failure(failure)) => (
+                    failure.outcome(),
+                    response::retry_after(failure.response.headers(), SystemTime::now()),
+                    is_retryable_status(failure.response.status()),
+                ),
+                Err(error) => (Outcome::Failed(error), None, response::is_transient(error)),
+            };
+            if retryable && !last {
+                let delay = self.retry.delay(attempt, retry_after);
+                if waited + delay <= self.retry.max_total_delay() {
+                    trace::retrying(attempt, delay, &outcome);
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    attempt += 1;
+                    continue;
+                }
+            }
+            let span = tracing::Span::current();
+            let header_id = match &result {
+                Ok(Attempt::Success(response)) => response::header_request_id(response.headers()),
+                _ => None,
+            };
+            let outcome = match (outcome, header_id.as_deref()) {
+                (Outcome::Response { status, .. }, Some(id)) => Outcome::Response {
+                    status,
+                    request_id: Some(id),
+                    code: None,
+                },
+                (outcome, _) => outcome,
+            };
+            trace::finish(&span, attempt, started.elapsed(), &outcome);
+            return result.map(Attempt::into_response);
+        }
+    }
+}
+
+/// The raw escape hatch: progenitor's generated `send()` ends here (see the module docs).
+impl Execute for DeckExecutor {
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation_id: &'static str,
+    ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
+        let span = trace::request_span(operation_id, &request);
+        Box::pin(self.run(client, request).instrument(span))
+    }
+}
+
+impl fmt::Debug for DeckExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeckExecutor")
+            .field("base_url", &self.boundary.base().as_str())
+            .field("api_key", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .field("call_timeout", &self.call_timeout)
+            .field("max_response_body", &self.max_response_body)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+/// One attempt's response: a success passed through untouched, or a failure whose body was read
+/// (capped) so that its request id and code can be logged and the retry decided.
+enum Attempt {
+    Success(reqwest::Response),
+    Failure(Failure),
+}
+
+struct Failure {
+    response: reqwest::Response,
+    body: ErrorBody,
+    request_id: Option<String>,
+}
+
+impl Failure {
+    fn outcome(&self) -> Outcome<'_> {
+        Outcome::Response {
+            status: self.response.status(),
+            request_id: self.request_id.as_deref(),
+            code: self
+                .body
+                .errors
+                .iter()
+                .map(|e| e.code.as_str())
+                .find(|c| !c.is_empty()),
+        }
+    }
+}
+
+impl Attempt {
+    fn into_response(self) -> reqwest::Response {
+        match self {
+            Attempt::Success(response) => response,
+            Attempt::Failure(failure) => failure.response,
+        }
+    }
+}
+
+/// Reads the body of a failed response (capped) and rebuilds the response around it, so the
+/// caller still gets status, headers, URL and body.
+async fn buffer_error(response: reqwest::Response) -> Attempt {
+    let status = response.status();
+    let version = response.version();
+    let url = response.url().clone();
+    let mut headers = response.headers().clone();
+    let (body, truncated) = response::read_error_body(response).await;
+    if truncated {
+        headers.remove(reqwest::header::CONTENT_LENGTH);
+    }
+    let parsed = ErrorBody::parse(&body);
+    let request_id = parsed
+        .request_id
+        .clone()
+        .or_else(|| response::header_request_id(&headers));
+    let mut builder = http::Response::builder().status(status).version(version);
+    builder = reqwest::ResponseBuilderExt::url(builder, url);
+    if let Some(h) = builder.headers_mut() {
+        *h = headers;
+    }
+    let rebuilt = builder
+        .body(body)
+        .expect("status, version and headers come from a valid response");
+    Attempt::Failure(Failure {
+        response: reqwest::Response::from(rebuilt),
+        body: parsed,
+        request_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key_boundary::BaseUrl;
+
+    fn executor(retry: RetryConfig) -> DeckExecutor {
+        let base = BaseUrl::parse("https://api.deck.co/v2", "base URL").unwrap();
+        DeckExecutor {
+            boundary: KeyBoundary::new(base, HeaderValue::from_static("Bearer sk_live_unit_secret")),
+            user_agent: HeaderValue::from_static("deck-api-rust/test"),
+            timeout: Some(Duration::from_secs(9)),
+            call_timeout: None,
+            max_response_body: 1024,
+            retry,
+        }
+    }
+
+    #[test]
+    fn prepare_adds_key_timeout_and_idempotency_key_for_deck_only() {
+        let executor = executor(RetryConfig::default());
+        let client = reqwest::Client::new();
+        let mut to_deck = client.post("https://api.deck.co/v2/tasks").build().unwrap();
+        executor.prepare(&mut to_deck);
+        assert!(to_deck.headers().contains_key(IDEMPOTENCY_KEY));
+        assert_eq!(to_deck.timeout(), Some(&Duration::from_secs(9)));
+        assert!(!format!("{executor:?}").contains("sk_live_unit_secret"));
+        let mut own_key = client
+            .post("https://api.deck.co/v2/tasks")
+            .header("idempotency-key", "mine")
+            .build()
+            .unwrap();
+        executor.prepare(&mut own_key);
+        assert_eq!(own_key.headers()[IDEMPOTENCY_KEY], "mine");
+        let mut elsewhere = client.post("https://files.example.com/x").build().unwrap();
+        executor.prepare(&mut elsewhere);
+        assert!(!elsewhere.headers().contains_key(IDEMPOTENCY_KEY));
+        assert_eq!(elsewhere.headers()[USER_AGENT], "deck-api-rust/test");
+        let once = super::executor(RetryConfig::disabled());
+        let mut post = client.post("https://api.deck.co/v2/tasks").build().unwrap();
+        once.prepare(&mut post);
+        assert!(!post.headers().contains_key(IDEMPOTENCY_KEY));
+    }
+
+    #[test]
+    fn generated_keys_are_uuid_v4_and_distinct() {
+        let a = generate_idempotency_key();
+        let b = generate_idempotency_key();
+        assert_ne!(a, b);
+        let s = a.to_str().unwrap();
+        assert_eq!(s.len(), 36);
+        assert_eq!(&s[14..15], "4");
+        assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
+    }
+}
