@@ -19,10 +19,9 @@ mod support;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use deck_api_ext::api::types::ListStorageItemResponse;
 use deck_api_ext::fake::{Content, ItemSeed, RunSeed};
-use deck_api_ext::paginate::{Page, PageRequest, Paginator};
-use deck_api_ext::{Deck, RetryConfig};
+use deck_api_ext::prelude::*;
+use deck_api_ext::RetryConfig;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use support::alloc::{self, Counting};
@@ -143,14 +142,14 @@ impl RawLoop {
     }
 }
 
-/// Consumes `paginate(...).items()`, waiting `work_per_page` after each page's last item.
+/// Consumes `paginate().items()`, waiting `work_per_page` after each page's last item.
 async fn sdk_items(deck: Deck, run_id: &str, prefetch: bool, work: Option<Duration>) -> u64 {
     let mut items = deck
-        .paginate::<ListStorageItemResponse>(
-            "listTaskRunStorage",
-            format!("/task-runs/{run_id}/storage"),
-        )
+        .api()
+        .list_task_run_storage()
+        .run_id(run_id)
         .limit(PAGE_SIZE)
+        .paginate()
         .prefetch(prefetch)
         .items();
     let mut count = 0u64;
@@ -168,11 +167,11 @@ async fn sdk_items(deck: Deck, run_id: &str, prefetch: bool, work: Option<Durati
 
 async fn sdk_pages(deck: Deck) -> u64 {
     let mut pages = deck
-        .paginate::<ListStorageItemResponse>(
-            "listTaskRunStorage",
-            format!("/task-runs/{RUN}/storage"),
-        )
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
         .limit(PAGE_SIZE)
+        .paginate()
         .prefetch(false)
         .pages();
     let mut count = 0u64;
@@ -185,31 +184,26 @@ async fn sdk_pages(deck: Deck) -> u64 {
     count
 }
 
-/// The generated `listTaskRunStorage` operation behind `Paginator::from_fn`.
-async fn generated_items(deck: Deck) -> u64 {
-    let paginator = Paginator::from_fn("listTaskRunStorage", move |request: PageRequest| {
-        let deck = deck.clone();
-        async move {
-            let mut call = deck.api().list_task_run_storage().run_id(RUN);
-            if let Some(cursor) = request.cursor {
-                call = call.cursor(cursor);
-            }
-            if let Some(limit) = request.limit {
-                call = call.limit(limit);
-            }
-            let page = deck.send("listTaskRunStorage", call.send()).await?;
-            Ok(Page::from(page.into_inner()))
-        }
-    })
-    .limit(PAGE_SIZE)
-    .prefetch(false);
-    let mut items = paginator.items();
+/// A hand loop of `.cursor(c).call()` on the generated operation (the generated envelope, no
+/// paginator).
+async fn call_loop(deck: Deck) -> u64 {
     let mut count = 0u64;
-    while let Some(item) = items.try_next().await.expect("generated items") {
-        black_box(&item);
-        count += 1;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut op = deck.api().list_task_run_storage().run_id(RUN).limit(PAGE_SIZE);
+        if let Some(c) = cursor.take() {
+            op = op.cursor(c);
+        }
+        let page = op.call().await.expect("call loop");
+        for item in page.data {
+            black_box(&item);
+            count += 1;
+        }
+        match page.next_cursor {
+            Some(c) if page.has_more => cursor = Some(c),
+            _ => return count,
+        }
     }
-    count
 }
 
 fn rows(
@@ -295,8 +289,8 @@ fn main() {
                 Case::new("paginate().prefetch(true).items()", move || {
                     sdk_items(d0.clone(), RUN, true, None)
                 }),
-                Case::new("from_fn(generated op).items()", move || {
-                    generated_items(d4.clone())
+                Case::new("call() per page, hand loop", move || {
+                    call_loop(d4.clone())
                 }),
             ]
         };

@@ -114,6 +114,6 @@ mod tests {
     fn deck_and_error_are_send_sync() {
         assert_send_sync::<Deck>();
         fn error_bounds<E: std::error::Error + Send + Sync + 'static>() {}
-        error_bounds::<Error>();
+        error_bounds::<crate::Error>();
     }
 }

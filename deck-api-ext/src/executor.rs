@@ -334,25 +334,25 @@ mod tests {
 
     #[test]
     fn prepare_adds_key_timeout_and_idempotency_key_for_deck_only() {
-        let executor = executor(RetryConfig::default());
+        let deck = executor(RetryConfig::default());
         let client = reqwest::Client::new();
         let mut to_deck = client.post("https://api.deck.co/v2/tasks").build().unwrap();
-        executor.prepare(&mut to_deck);
+        deck.prepare(&mut to_deck);
         assert!(to_deck.headers().contains_key(IDEMPOTENCY_KEY));
         assert_eq!(to_deck.timeout(), Some(&Duration::from_secs(9)));
-        assert!(!format!("{executor:?}").contains("sk_live_unit_secret"));
+        assert!(!format!("{deck:?}").contains("sk_live_unit_secret"));
         let mut own_key = client
             .post("https://api.deck.co/v2/tasks")
             .header("idempotency-key", "mine")
             .build()
             .unwrap();
-        executor.prepare(&mut own_key);
+        deck.prepare(&mut own_key);
         assert_eq!(own_key.headers()[IDEMPOTENCY_KEY], "mine");
         let mut elsewhere = client.post("https://files.example.com/x").build().unwrap();
-        executor.prepare(&mut elsewhere);
+        deck.prepare(&mut elsewhere);
         assert!(!elsewhere.headers().contains_key(IDEMPOTENCY_KEY));
         assert_eq!(elsewhere.headers()[USER_AGENT], "deck-api-rust/test");
-        let once = super::executor(RetryConfig::disabled());
+        let once = executor(RetryConfig::disabled());
         let mut post = client.post("https://api.deck.co/v2/tasks").build().unwrap();
         once.prepare(&mut post);
         assert!(!post.headers().contains_key(IDEMPOTENCY_KEY));

@@ -169,7 +169,12 @@ fn visit(schema: &Value, pointer: &str, field: &str, found: &mut Vec<Occurrence>
         }
     }
     if let Some(items) = obj.get("items") {
-        visit(items, &format!("{pointer}/items"), field, found);
+        let item = if field.is_empty() {
+            String::new()
+        } else {
+            format!("{field} item")
+        };
+        visit(items, &format!("{pointer}/items"), &item, found);
     }
     if let Some(ap) = obj.get("additionalProperties") {
         visit(ap, &format!("{pointer}/additionalProperties"), field, found);

@@ -141,8 +141,13 @@ mod tests {
         let last: Page<Item> = serde_json::from_slice(br#"{"data":[],"next_cursor":""}"#).unwrap();
         assert!(!last.has_more);
         assert_eq!(last.cursor(), None);
-        let bare: Page<Item> = serde_json::from_slice(br#"{}"#).unwrap();
-        assert!(!bare.has_more && bare.data.is_empty());
+    }
+
+    #[test]
+    fn a_body_without_data_is_not_an_empty_page() {
+        for body in [&br#"{}"#[..], br#"[]"#, br#"{"has_more":false}"#, br#"{"data":null}"#] {
+            assert!(serde_json::from_slice::<Page<Item>>(body).is_err());
+        }
     }
 
     #[test]
@@ -150,20 +155,6 @@ mod tests {
         let page: Page<Item> =
             serde_json::from_slice(br#"{"data":[],"has_more":false,"next_cursor":"c"}"#).unwrap();
         assert!(!page.has_more);
-    }
-
-    #[test]
-    fn converts_the_generated_storage_page() {
-        let generated = PaginatedResponseOfListStorageItemResponse {
-            data: Vec::new(),
-            has_more: Some(true),
-            next_cursor: Some("c2".into()),
-            request_id: Some("req_2".into()),
-        };
-        let page: Page<ListStorageItemResponse> = generated.into();
-        assert!(page.has_more);
-        assert_eq!(page.cursor(), Some("c2"));
-        assert_eq!(page.request_id.as_deref(), Some("req_2"));
     }
 
     #[test]
