@@ -19,9 +19,9 @@ mod support;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use deck_api_ext::RetryConfig;
 use deck_api_ext::fake::{Content, ItemSeed, RunSeed};
 use deck_api_ext::prelude::*;
-use deck_api_ext::RetryConfig;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use support::alloc::{self, Counting};
@@ -190,7 +190,11 @@ async fn call_loop(deck: Deck) -> u64 {
     let mut count = 0u64;
     let mut cursor: Option<String> = None;
     loop {
-        let mut op = deck.api().list_task_run_storage().run_id(RUN).limit(PAGE_SIZE);
+        let mut op = deck
+            .api()
+            .list_task_run_storage()
+            .run_id(RUN)
+            .limit(PAGE_SIZE);
         if let Some(c) = cursor.take() {
             op = op.cursor(c);
         }
@@ -289,9 +293,7 @@ fn main() {
                 Case::new("paginate().prefetch(true).items()", move || {
                     sdk_items(d0.clone(), RUN, true, None)
                 }),
-                Case::new("call() per page, hand loop", move || {
-                    call_loop(d4.clone())
-                }),
+                Case::new("call() per page, hand loop", move || call_loop(d4.clone())),
             ]
         };
         let samples = run_interleaved(&runtime, &cases, args.reps, ITEMS);

@@ -33,9 +33,7 @@ impl Backoff {
     /// The ceiling before retry number `retry` (1-based): `min(max, initial × 2^(retry-1))`.
     pub(crate) fn ceiling(&self, retry: u32) -> Duration {
         let exponent = retry.saturating_sub(1).min(31);
-        self.initial
-            .saturating_mul(1u32 << exponent)
-            .min(self.max)
+        self.initial.saturating_mul(1u32 << exponent).min(self.max)
     }
 
     /// The wait before retry number `retry` (1-based). Jitter outside `[0, 1]` is clamped; a

@@ -221,10 +221,13 @@ impl Error {
     pub(crate) fn from_build(operation: &str, error: progenitor_client::Error) -> Self {
         match error {
             progenitor_client::Error::InvalidRequest(message)
-            | progenitor_client::Error::Custom(message) => Error::invalid_request(operation, message),
-            progenitor_client::Error::CommunicationError(e) => {
-                Error::invalid_request(operation, format!("cannot build the request: {}", response::root_cause(&e)))
+            | progenitor_client::Error::Custom(message) => {
+                Error::invalid_request(operation, message)
             }
+            progenitor_client::Error::CommunicationError(e) => Error::invalid_request(
+                operation,
+                format!("cannot build the request: {}", response::root_cause(&e)),
+            ),
             other => Error::invalid_request(operation, other.to_string()),
         }
     }
@@ -243,7 +246,9 @@ impl Error {
         Error::new(
             ErrorKind::Decode,
             Some(operation),
-            format!("the response body exceeds the cap of {cap} bytes (DeckBuilder::max_response_body)"),
+            format!(
+                "the response body exceeds the cap of {cap} bytes (DeckBuilder::max_response_body)"
+            ),
         )
     }
 
@@ -294,9 +299,7 @@ impl Error {
             parsed.title.unwrap_or_default(),
         );
         error.0.status = Some(status);
-        error.0.request_id = parsed
-            .request_id
-            .or_else(|| header_request_id(headers));
+        error.0.request_id = parsed.request_id.or_else(|| header_request_id(headers));
         error.0.errors = parsed.errors;
         error.0.validation = parsed.validation;
         error.0.retry_after = response::retry_after(headers, std::time::SystemTime::now());

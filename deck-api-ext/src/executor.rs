@@ -323,7 +323,10 @@ mod tests {
     fn executor(retry: RetryConfig) -> DeckExecutor {
         let base = BaseUrl::parse("https://api.deck.co/v2", "base URL").unwrap();
         DeckExecutor {
-            boundary: KeyBoundary::new(base, HeaderValue::from_static("Bearer sk_live_unit_secret")),
+            boundary: KeyBoundary::new(
+                base,
+                HeaderValue::from_static("Bearer sk_live_unit_secret"),
+            ),
             user_agent: HeaderValue::from_static("deck-api-rust/test"),
             timeout: Some(Duration::from_secs(9)),
             call_timeout: None,

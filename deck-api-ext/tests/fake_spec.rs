@@ -1,7 +1,8 @@
 //! The fake cannot drift from the spec: this walks every API route of the fake, success and
 //! error responses, decodes each body with the generated types (`deck_api::types`) through
 //! `serde_path_to_error`, and checks that every field the fake sends is declared by the spec's
-//! schema for that body (read from `spec/`, additions and fixes included). Successful calls
+//! schema for that body (read from `deck-api/openapi.json`, the document `cargo xtask regen`
+//! merged from `spec/`, additions and fixes included). Successful calls
 //! also go through the generated client itself.
 #![cfg(feature = "fake")]
 
@@ -18,45 +19,22 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Property names of every schema in `spec/` (upstream, additions, fixes' `add_properties`).
+/// Property names of every schema of the merged document `deck-api/openapi.json` (upstream,
+/// additions and fixes, exactly as `cargo xtask regen` merged them; `--check` keeps it fresh).
 fn spec_properties() -> BTreeMap<String, BTreeSet<String>> {
-    let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec");
-    let read = |path: &Path| -> Value {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
-    };
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    fn add_schemas(out: &mut BTreeMap<String, BTreeSet<String>>, doc: &Value) {
-        if let Some(schemas) = doc["components"]["schemas"].as_object() {
-            for (name, schema) in schemas {
-                let props = schema["properties"].as_object().into_iter().flatten();
-                out.entry(name.clone())
-                    .or_default()
-                    .extend(props.map(|(k, _)| k.clone()));
-            }
-        }
-    }
-    add_schemas(&mut out, &read(&spec_dir.join("deck-api.json")));
-    for dir in ["additions", "fixes"] {
-        let mut files: Vec<_> = std::fs::read_dir(spec_dir.join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        files.sort();
-        for file in files {
-            let doc = read(&file);
-            add_schemas(&mut out, &doc);
-            for op in doc["ops"].as_array().into_iter().flatten() {
-                if op["op"] == "add_properties" {
-                    let schema = op["schema"].as_str().unwrap().to_owned();
-                    let props = op["properties"].as_object().unwrap();
-                    out.entry(schema).or_default().extend(props.keys().cloned());
-                }
-            }
-        }
-    }
-    out
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deck-api/openapi.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let schemas = doc["components"]["schemas"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{path:?}: no components.schemas"));
+    schemas
+        .iter()
+        .map(|(name, schema)| {
+            let props = schema["properties"].as_object().into_iter().flatten();
+            (name.clone(), props.map(|(k, _)| k.clone()).collect())
+        })
+        .collect()
 }
 
 struct Spec {

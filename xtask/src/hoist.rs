@@ -38,7 +38,10 @@ struct Occurrence {
 /// `components.schemas`.
 pub fn hoist(spec: &mut Value) {
     let mut found = Vec::new();
-    if let Some(schemas) = spec.pointer("/components/schemas").and_then(Value::as_object) {
+    if let Some(schemas) = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
         for (name, schema) in schemas {
             visit(
                 schema,
@@ -135,12 +138,7 @@ fn walk_content(section: Option<&Value>, pointer: &str, found: &mut Vec<Occurren
         };
         for (media, m) in content.as_object().into_iter().flatten() {
             if let Some(schema) = m.get("schema") {
-                visit(
-                    schema,
-                    &format!("{at}/{}/schema", escape(media)),
-                    "",
-                    found,
-                );
+                visit(schema, &format!("{at}/{}/schema", escape(media)), "", found);
             }
         }
     }
@@ -301,9 +299,7 @@ mod tests {
 
     #[test]
     fn shared_shapes_become_one_component_each() {
-        let known = |t: &str, values: Value| {
-            json!({"oneOf": [{"title": format!("{t}Known"), "enum": values}, {"title": format!("{t}Other"), "type": "string"}]})
-        };
+        let known = |t: &str, values: Value| json!({"oneOf": [{"title": format!("{t}Known"), "enum": values}, {"title": format!("{t}Other"), "type": "string"}]});
         let size = json!({"oneOf": [{"type": "integer", "format": "int64"}, {"type": "string", "pattern": "^\\d+$"}], "description": "d"});
         let mut spec = json!({"components": {"schemas": {
             "A": {"type": "object", "properties": {"size": size, "purpose": known("APurpose", json!(["x", "y"])), "status": known("AStatus", json!(["s"]))}},

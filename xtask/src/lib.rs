@@ -3,8 +3,12 @@
 //! The pipeline is a set of pure functions so the binary, the snapshot tests and the freshness
 //! test share one path: [`load_spec`] (upstream JSON + `spec/additions` + `spec/fixes`) →
 //! [`convert::convert`] (3.1 → the 3.0 subset progenitor takes) → [`generate::generate`]
-//! (progenitor + prettyplease, with a do-not-edit header).
+//! (progenitor + prettyplease, with a do-not-edit header). Beside the code, regen writes the merged
+//! 3.1 document ([`overlay::to_json`]) and the public-surface report [`api_report::report`];
+//! [`api_delta::delta`] classifies how the report changes (breaking / additive).
 
+pub mod api_delta;
+pub mod api_report;
 pub mod convert;
 pub mod error;
 pub mod generate;
@@ -43,6 +47,10 @@ pub struct Paths {
     pub overlay: Option<PathBuf>,
     /// The generated Rust file.
     pub out: PathBuf,
+    /// The public-surface report (`deck-api/API.md`).
+    pub api_md: PathBuf,
+    /// The merged 3.1 document, before conversion (`deck-api/openapi.json`).
+    pub openapi: PathBuf,
 }
 
 impl Paths {
@@ -52,6 +60,8 @@ impl Paths {
             spec: root.join("spec/deck-api.json"),
             overlay: Some(root.join("spec")),
             out: root.join("deck-api/src/generated.rs"),
+            api_md: root.join("deck-api/API.md"),
+            openapi: root.join("deck-api/openapi.json"),
         }
     }
 }
@@ -111,16 +121,27 @@ pub struct Regenerated {
     pub code: String,
     /// Overlay and conversion warnings.
     pub warnings: Vec<String>,
+    /// The public-surface report ([`api_report::report`]), written to [`Paths::api_md`].
+    pub api_report: String,
+    /// The merged 3.1 document ([`overlay::to_json`]), written to [`Paths::openapi`].
+    pub merged_spec: String,
 }
 
 /// Runs the whole pipeline in memory.
 pub fn regenerate(paths: &Paths) -> Result<Regenerated, RegenError> {
     let loaded = load_spec(&paths.spec, paths.overlay.as_deref())?;
+    let merged_spec = overlay::to_json(&loaded.spec);
     let converted = convert::convert(loaded.spec);
-    let (code, generated) =
-        generate::generate(&converted.spec, &paths.spec.display().to_string())?;
+    let (code, generated) = generate::generate(&converted.spec, &paths.spec.display().to_string())?;
+    let api_report = api_report::report(&converted.spec, &code)
+        .map_err(|e| RegenError::new(paths.out.display().to_string(), e))?;
     let mut warnings = loaded.warnings;
     warnings.extend(converted.warnings);
     warnings.extend(generated);
-    Ok(Regenerated { code, warnings })
+    Ok(Regenerated {
+        code,
+        warnings,
+        api_report,
+        merged_spec,
+    })
 }

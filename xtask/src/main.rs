@@ -1,5 +1,11 @@
-//! `cargo xtask regen [--check] [--spec FILE] [--overlay DIR | --no-overlay] [--out FILE]` and
-//! `cargo xtask bench [--bench NAME]... [--list] [-- ARGS]`.
+//! `cargo xtask regen [--check] [--spec FILE] [--overlay DIR | --no-overlay] [--out FILE]
+//! [--api-md FILE] [--openapi FILE]` and `cargo xtask bench [--bench NAME]... [--list] [-- ARGS]`.
+//!
+//! regen writes three committed files: `deck-api/src/generated.rs`, `deck-api/API.md` (the public
+//! surface, one fact per line) and `deck-api/openapi.json` (the merged 3.1 document). Before
+//! rewriting API.md it prints the API delta (`breaking:` / `additive:` lines and a summary);
+//! `--check` prints it too when API.md is stale. `--out FILE` without `--api-md` / `--openapi`
+//! puts the other two beside FILE, so trying another spec never touches the committed ones.
 //!
 //! regen exit codes: 0 success, 1 `--check` found stale code, 2 bad input (usage, spec,
 //! generation). bench exit codes: 0 success, the first failing benchmark's code, 2 bad usage.
@@ -11,14 +17,20 @@ use std::process::ExitCode;
 use xtask::{Paths, RegenError, output};
 
 const USAGE: &str =
-    "usage: cargo xtask regen [--check] [--spec FILE] [--overlay DIR | --no-overlay] [--out FILE]
+    "usage: cargo xtask regen [--check] [--spec FILE] [--overlay DIR | --no-overlay]
+                         [--out FILE] [--api-md FILE] [--openapi FILE]
 
-  regen             regenerate deck-api/src/generated.rs from spec/
-  --check           do not write; exit 1 with a summary when the committed code is stale
+  regen             regenerate deck-api/src/generated.rs, deck-api/API.md (the public surface)
+                    and deck-api/openapi.json (the merged 3.1 document) from spec/, printing the
+                    API delta (breaking/additive) when API.md changes
+  --check           do not write; exit 1 with a summary (and the API delta) when a file is stale
   --spec FILE       read another upstream document (default: spec/deck-api.json)
   --overlay DIR     apply DIR/additions and DIR/fixes (default: spec/)
   --no-overlay      apply no additions or fixes
-  --out FILE        write (or check) another file (default: deck-api/src/generated.rs)
+  --out FILE        write (or check) another code file (default: deck-api/src/generated.rs);
+                    API.md and openapi.json then go beside it unless given below
+  --api-md FILE     the public-surface report (default: deck-api/API.md)
+  --openapi FILE    the merged document (default: deck-api/openapi.json)
 
    or: cargo xtask bench [--bench NAME]... [--list] [-- ARGS]   (see cargo xtask bench --help)";
 
@@ -36,6 +48,7 @@ fn parse_args(root: &Path, cwd: &Path, args: &[String]) -> Result<Args, String> 
     }
     let mut check = false;
     let mut paths = Paths::workspace(root);
+    let (mut api_md, mut openapi) = (None, None);
     let absolute = |p: PathBuf| cwd.join(p);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -48,10 +61,23 @@ fn parse_args(root: &Path, cwd: &Path, args: &[String]) -> Result<Args, String> 
             "--spec" => paths.spec = absolute(value("--spec")?),
             "--overlay" => paths.overlay = Some(absolute(value("--overlay")?)),
             "--no-overlay" => paths.overlay = None,
-            "--out" => paths.out = absolute(value("--out")?),
+            "--out" => {
+                paths.out = absolute(value("--out")?);
+                let dir = paths.out.parent().unwrap_or(Path::new("")).to_path_buf();
+                paths.api_md = dir.join("API.md");
+                paths.openapi = dir.join("openapi.json");
+            }
+            "--api-md" => api_md = Some(absolute(value("--api-md")?)),
+            "--openapi" => openapi = Some(absolute(value("--openapi")?)),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
+    }
+    if let Some(p) = api_md {
+        paths.api_md = p;
+    }
+    if let Some(p) = openapi {
+        paths.openapi = p;
     }
     Ok(Args { check, paths })
 }
@@ -63,35 +89,62 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The API delta from the committed report to `fresh`, or `None` when nothing is committed yet or
+/// nothing changed.
+fn api_delta(paths: &Paths, fresh: &str) -> Option<String> {
+    let committed = std::fs::read_to_string(&paths.api_md).ok()?;
+    (committed != fresh).then(|| xtask::api_delta::delta(&committed, fresh).to_string())
+}
+
 fn run(args: Args) -> Result<ExitCode, RegenError> {
     let started = std::time::Instant::now();
     let regenerated = xtask::regenerate(&args.paths)?;
     for w in &regenerated.warnings {
         eprintln!("warning: {w}");
     }
-    let out = args.paths.out.display().to_string();
+    let paths = &args.paths;
+    let outputs = [
+        (&paths.out, &regenerated.code),
+        (&paths.api_md, &regenerated.api_report),
+        (&paths.openapi, &regenerated.merged_spec),
+    ];
+    let delta = api_delta(paths, &regenerated.api_report);
     if args.check {
-        let committed = std::fs::read_to_string(&args.paths.out).unwrap_or_default();
-        return Ok(
-            match output::diff_summary(&committed, &regenerated.code, &out, 60) {
-                None => {
-                    eprintln!("{out} is up to date ({} ms)", started.elapsed().as_millis());
-                    ExitCode::SUCCESS
-                }
+        let mut stale = false;
+        for (path, fresh) in outputs {
+            let name = path.display().to_string();
+            let committed = std::fs::read_to_string(path).unwrap_or_default();
+            match output::diff_summary(&committed, fresh, &name, 60) {
+                None => eprintln!("{name} is up to date"),
                 Some(summary) => {
                     eprintln!("{summary}");
-                    ExitCode::from(1)
+                    stale = true;
                 }
-            },
+            }
+        }
+        if let Some(delta) = &delta {
+            eprintln!("{delta}");
+        }
+        eprintln!("checked in {} ms", started.elapsed().as_millis());
+        return Ok(if stale {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    if let Some(delta) = &delta {
+        eprintln!("{delta}");
+    }
+    for (path, contents) in outputs {
+        let changed = output::write_atomic(path, contents)?;
+        eprintln!(
+            "{} {} ({} lines)",
+            path.display(),
+            if changed { "written" } else { "unchanged" },
+            contents.lines().count(),
         );
     }
-    let changed = output::write_atomic(&args.paths.out, &regenerated.code)?;
-    eprintln!(
-        "{out} {} ({} lines, {} ms)",
-        if changed { "written" } else { "unchanged" },
-        regenerated.code.lines().count(),
-        started.elapsed().as_millis()
-    );
+    eprintln!("done in {} ms", started.elapsed().as_millis());
     Ok(ExitCode::SUCCESS)
 }
 

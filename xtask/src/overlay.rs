@@ -3,7 +3,8 @@
 //!
 //! Additions never overwrite upstream: when the published document already has an operation or a
 //! schema an addition provides, the upstream one is kept and a warning names the addition. Fixes
-//! likewise warn when upstream already contains what they would change.
+//! likewise warn when upstream already contains what they would change. Nothing is dropped
+//! silently: a key the merge does not handle is an error naming the file and the key.
 
 use crate::error::RegenError;
 use serde_json::{Map, Value};
@@ -43,45 +44,130 @@ pub fn read_dir(dir: &Path) -> Result<Vec<OverlayFile>, RegenError> {
         .collect()
 }
 
+/// Top-level keys an addition file may hold: what the merge handles, plus its documentation.
+pub const ADDITION_KEYS: [&str; 3] = ["paths", "components", "x-deck-addition"];
+
+/// `components` sections an addition may add to. Each is merged like `schemas`: an entry upstream
+/// already has is kept, with a warning naming the file.
+pub const COMPONENT_SECTIONS: [&str; 6] = [
+    "schemas",
+    "parameters",
+    "responses",
+    "requestBodies",
+    "headers",
+    "securitySchemes",
+];
+
+/// Keys of a path item besides the methods (OpenAPI 3.1 Path Item Object); `x-*` extensions too.
+const PATH_ITEM_KEYS: [&str; 5] = ["$ref", "summary", "description", "servers", "parameters"];
+
+/// Keys a fix file may hold: `ops`, plus documentation that regen does not read.
+pub const FIX_KEYS: [&str; 6] = ["ops", "title", "why", "sources", "description", "$comment"];
+
+/// Documentation keys any fix op may carry besides its own fields.
+const FIX_OP_DOC_KEYS: [&str; 3] = ["why", "description", "$comment"];
+
+/// Rejects a key the merge would otherwise drop without a word.
+fn unhandled(name: &str, key: &str, allowed: &[&str]) -> RegenError {
+    RegenError::new(
+        format!("{name}: {key}"),
+        format!(
+            "regen does not merge `{key}`, so it would be dropped; allowed here: {}",
+            allowed.join(", ")
+        ),
+    )
+}
+
 /// Merges one addition file into `spec`. Returns warnings.
+///
+/// Every key is either merged or rejected: top-level keys other than [`ADDITION_KEYS`] and
+/// `components` sections other than [`COMPONENT_SECTIONS`] are an error naming the file and key.
 pub fn apply_addition(spec: &mut Value, file: &OverlayFile) -> Result<Vec<String>, RegenError> {
     let name = file.path.display().to_string();
     let mut warnings = Vec::new();
+    let top = file
+        .value
+        .as_object()
+        .ok_or_else(|| RegenError::new(&name, "expected a JSON object at the top level"))?;
+    if let Some(key) = top.keys().find(|k| !ADDITION_KEYS.contains(&k.as_str())) {
+        return Err(unhandled(&name, key, &ADDITION_KEYS));
+    }
+    let components = match top.get("components") {
+        None => None,
+        Some(c) => {
+            let c = c.as_object().ok_or_else(|| {
+                RegenError::new(format!("{name}: components"), "expected an object")
+            })?;
+            if let Some(key) = c.keys().find(|k| !COMPONENT_SECTIONS.contains(&k.as_str())) {
+                return Err(unhandled(
+                    &name,
+                    &format!("components.{key}"),
+                    &COMPONENT_SECTIONS,
+                ));
+            }
+            Some(c)
+        }
+    };
     let root = as_object_mut(spec, "", &name)?;
-    if let Some(paths) = file.value.get("paths") {
+    if let Some(paths) = top.get("paths") {
         let paths = paths
             .as_object()
             .ok_or_else(|| RegenError::new(format!("{name}: paths"), "expected an object"))?;
-        let target = entry_object(root, "paths");
         for (path, item) in paths {
             let item = item.as_object().ok_or_else(|| {
                 RegenError::new(format!("{name}: paths.{path}"), "expected an object")
             })?;
+            let allowed: Vec<&str> = METHODS.iter().chain(&PATH_ITEM_KEYS).copied().collect();
+            if let Some(key) = item
+                .keys()
+                .find(|k| !allowed.contains(&k.as_str()) && !k.starts_with("x-"))
+            {
+                return Err(unhandled(&name, &format!("paths.{path}.{key}"), &allowed));
+            }
+        }
+        let target = entry_object(root, "paths");
+        for (path, item) in paths {
+            let item = item.as_object().expect("checked above");
             let target_item = entry_object(target, path);
-            for (method, op) in item {
-                if target_item.contains_key(method) {
+            for (key, value) in item {
+                if !target_item.contains_key(key) {
+                    target_item.insert(key.clone(), value.clone());
+                } else if METHODS.contains(&key.as_str()) {
                     warnings.push(format!(
                         "{name}: upstream already defines {} {path}; keeping upstream, this addition is no longer needed",
-                        method.to_uppercase()
+                        key.to_uppercase()
                     ));
                 } else {
-                    target_item.insert(method.clone(), op.clone());
+                    warnings.push(format!(
+                        "{name}: upstream already has `{key}` on path {path}; keeping upstream, this addition is no longer needed"
+                    ));
                 }
             }
         }
     }
-    if let Some(schemas) = file.value.pointer("/components/schemas") {
-        let schemas = schemas.as_object().ok_or_else(|| {
-            RegenError::new(format!("{name}: components.schemas"), "expected an object")
+    for (section, entries) in components.into_iter().flatten() {
+        let entries = entries.as_object().ok_or_else(|| {
+            RegenError::new(
+                format!("{name}: components.{section}"),
+                "expected an object",
+            )
         })?;
-        let target = entry_object(entry_object(root, "components"), "schemas");
-        for (schema, body) in schemas {
-            if target.contains_key(schema) {
+        let target = entry_object(entry_object(root, "components"), section);
+        let what = match section.as_str() {
+            "schemas" => "schema",
+            "parameters" => "parameter",
+            "responses" => "response",
+            "requestBodies" => "request body",
+            "headers" => "header",
+            _ => "security scheme",
+        };
+        for (entry, body) in entries {
+            if target.contains_key(entry) {
                 warnings.push(format!(
-                    "{name}: upstream already defines schema {schema}; keeping upstream, this addition is no longer needed"
+                    "{name}: upstream already defines {what} {entry}; keeping upstream, this addition is no longer needed"
                 ));
             } else {
-                target.insert(schema.clone(), body.clone());
+                target.insert(entry.clone(), body.clone());
             }
         }
     }
@@ -89,8 +175,18 @@ pub fn apply_addition(spec: &mut Value, file: &OverlayFile) -> Result<Vec<String
 }
 
 /// Applies one fix file to `spec`. Returns warnings.
+///
+/// A file with keys other than [`FIX_KEYS`], or an op with fields its kind does not read, is an
+/// error naming the file and key.
 pub fn apply_fix(spec: &mut Value, file: &OverlayFile) -> Result<Vec<String>, RegenError> {
     let name = file.path.display().to_string();
+    let top = file
+        .value
+        .as_object()
+        .ok_or_else(|| RegenError::new(&name, "expected a JSON object at the top level"))?;
+    if let Some(key) = top.keys().find(|k| !FIX_KEYS.contains(&k.as_str())) {
+        return Err(unhandled(&name, key, &FIX_KEYS));
+    }
     let ops = file
         .value
         .get("ops")
@@ -108,6 +204,25 @@ pub fn apply_fix(spec: &mut Value, file: &OverlayFile) -> Result<Vec<String>, Re
             .get("op")
             .and_then(Value::as_str)
             .ok_or_else(|| RegenError::new(&place, "missing \"op\""))?;
+        let fields: &[&str] = match kind {
+            "add_parameters" => &["op", "path", "method", "parameters"],
+            "add_properties" => &["op", "schema", "properties"],
+            "remove_required" => &["op", "schema", "names"],
+            _ => &[],
+        };
+        if !fields.is_empty() {
+            let allowed: Vec<&str> = fields.iter().chain(&FIX_OP_DOC_KEYS).copied().collect();
+            let keys = op.as_object().into_iter().flat_map(|o| o.keys());
+            if let Some(key) = keys.into_iter().find(|k| !allowed.contains(&k.as_str())) {
+                return Err(RegenError::new(
+                    format!("{place}.{key}"),
+                    format!(
+                        "a {kind} op does not read `{key}`, so it would be dropped; allowed: {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
         match kind {
             "add_parameters" => add_parameters(spec, op, &place, &mut warnings)?,
             "add_parameters_by_method" => {
@@ -350,4 +465,13 @@ pub fn entry_object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut M
         *slot = Value::Object(Map::new());
     }
     slot.as_object_mut().expect("just made an object")
+}
+
+/// The merged document as written to `deck-api/openapi.json`: pretty JSON with a trailing newline.
+/// Key order is the document's own (upstream first, then additions in file order), so the text is
+/// deterministic for a given `spec/`.
+pub fn to_json(spec: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(spec).expect("a JSON value serialises");
+    text.push('\n');
+    text
 }

@@ -176,8 +176,8 @@ pub fn emit(file: &mut syn::File, spec: &Value, source: &str) -> Result<Vec<Stri
         };
         let (response, error_type) = send_types(&send.sig.output)
             .ok_or_else(|| err(format!("{name}::send has an unexpected return type")))?;
-        let (build, progenitor_id) = split_send(send, &error_type)
-            .map_err(|m| err(format!("{name}::send: {m}")))?;
+        let (build, progenitor_id) =
+            split_send(send, &error_type).map_err(|m| err(format!("{name}::send: {m}")))?;
         imp.items.insert(pos, build);
         builders.push(Builder {
             name,
@@ -418,9 +418,9 @@ fn split_send(send: &mut syn::ImplItemFn, error_type: &Type) -> Result<(ImplItem
 /// into another endpoint.
 fn insert_path_checks(prefix: &mut Vec<Stmt>) -> Result<(), String> {
     use quote::ToTokens;
-    let Some(at) = prefix.iter().position(|s| {
-        matches!(s, Stmt::Local(l) if matches!(&l.pat, syn::Pat::Ident(i) if i.ident == "url"))
-    }) else {
+    let Some(at) = prefix.iter().position(
+        |s| matches!(s, Stmt::Local(l) if matches!(&l.pat, syn::Pat::Ident(i) if i.ident == "url")),
+    ) else {
         return Err("no `let url = ..` statement".into());
     };
     let text = prefix[at].to_token_stream().to_string();

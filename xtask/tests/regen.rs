@@ -22,20 +22,24 @@ fn fixture_paths(name: &str) -> Paths {
         spec: fixture(name),
         overlay: None,
         out: PathBuf::from("unused.rs"),
+        api_md: PathBuf::from("unused.md"),
+        openapi: PathBuf::from("unused.json"),
     }
 }
 
 #[test]
 fn committed_generated_code_is_fresh() {
     let paths = Paths::workspace(&root());
-    let fresh = regenerate(&paths)
-        .expect("the stored spec regenerates")
-        .code;
-    let committed = std::fs::read_to_string(&paths.out).unwrap();
-    if let Some(diff) =
-        xtask::output::diff_summary(&committed, &fresh, "deck-api/src/generated.rs", 40)
-    {
-        panic!("{diff}");
+    let fresh = regenerate(&paths).expect("the stored spec regenerates");
+    for (path, name, fresh) in [
+        (&paths.out, "deck-api/src/generated.rs", &fresh.code),
+        (&paths.api_md, "deck-api/API.md", &fresh.api_report),
+        (&paths.openapi, "deck-api/openapi.json", &fresh.merged_spec),
+    ] {
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(diff) = xtask::output::diff_summary(&committed, fresh, name, 40) {
+            panic!("{diff}");
+        }
     }
 }
 

@@ -179,8 +179,9 @@ impl<T: DeserializeOwned + Send + 'static> Paginator<T> {
                 Ok(n) => paginator.limit = Some(n),
                 Err(_) => {
                     let (low, high) = paginator.limit_range;
-                    paginator.invalid =
-                        Some(format!("limit must be between {low} and {high}, got {limit}"));
+                    paginator.invalid = Some(format!(
+                        "limit must be between {low} and {high}, got {limit}"
+                    ));
                 }
             }
         }

@@ -145,7 +145,12 @@ mod tests {
 
     #[test]
     fn a_body_without_data_is_not_an_empty_page() {
-        for body in [&br#"{}"#[..], br#"[]"#, br#"{"has_more":false}"#, br#"{"data":null}"#] {
+        for body in [
+            &br#"{}"#[..],
+            br#"[]"#,
+            br#"{"has_more":false}"#,
+            br#"{"data":null}"#,
+        ] {
             assert!(serde_json::from_slice::<Page<Item>>(body).is_err());
         }
     }

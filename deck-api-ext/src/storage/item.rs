@@ -18,8 +18,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::PresignedUrl;
 use super::file_size::{self, ExactSize, FileSizeError};
-use deck_api::operation::Operation;
 use crate::error::Error;
+use deck_api::operation::Operation;
 
 /// A file captured during a task run: its name, type, size, download URL and extracted data.
 ///
@@ -196,7 +196,11 @@ fn size_error(operation: &str, storage_id: &str, error: FileSizeError) -> Error 
 }
 
 /// The one conversion of the generated size union (see [`ExactSize`]).
-fn exact_size(operation: &str, storage_id: &str, size: &types::Int64OrString) -> Result<u64, Error> {
+fn exact_size(
+    operation: &str,
+    storage_id: &str,
+    size: &types::Int64OrString,
+) -> Result<u64, Error> {
     size.exact_u64()
         .map_err(|e| size_error(operation, storage_id, e))
 }
@@ -259,7 +263,8 @@ impl TryFrom<types::TaskRunStorageSummary> for StorageItem {
     /// which carries fewer fields. Fails (a decode error naming `file_size` and the item) for a
     /// negative size.
     fn try_from(value: types::TaskRunStorageSummary) -> Result<Self, Error> {
-        let operation = <deck_api::builder::GetTaskRun<'static> as Operation<'static>>::OPERATION_ID;
+        let operation =
+            <deck_api::builder::GetTaskRun<'static> as Operation<'static>>::OPERATION_ID;
         let file_size = exact_size(operation, &value.id, &value.file_size)?;
         Ok(StorageItem {
             file_size,

@@ -11,7 +11,8 @@ use crate::failure::Failure;
 use crate::file_size;
 use crate::output::JsonLines;
 
-const OPERATION: &str = <deck_api_ext::api::builder::GetStorageItem<'static> as Operation<'static>>::OPERATION_ID;
+const OPERATION: &str =
+    <deck_api_ext::api::builder::GetStorageItem<'static> as Operation<'static>>::OPERATION_ID;
 
 /// Prints storage item `storage_id`.
 pub async fn run<W: Write>(

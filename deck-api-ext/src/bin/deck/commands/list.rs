@@ -15,7 +15,8 @@ use crate::failure::Failure;
 use crate::file_size;
 use crate::output::JsonLines;
 
-const OPERATION: &str = <deck_api_ext::api::builder::ListTaskRunStorage<'static> as Operation<'static>>::OPERATION_ID;
+const OPERATION: &str =
+    <deck_api_ext::api::builder::ListTaskRunStorage<'static> as Operation<'static>>::OPERATION_ID;
 
 /// Prints every storage item of `run_id`, asking for pages of `limit` items.
 pub async fn run<W: Write>(
