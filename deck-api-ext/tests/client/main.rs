@@ -1,0 +1,10 @@
+//! The client against a scripted local server: setup, errors, retries, secrets in logs, and
+//! arbitrary responses (proptest).
+
+mod support;
+
+mod config;
+mod errors;
+mod proptest;
+mod retry;
+mod secrets;
