@@ -20,6 +20,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use deck_api_ext::RetryConfig;
+use deck_api_ext::api::types::ListStorageItemResponse;
 use deck_api_ext::fake::{Content, ItemSeed, RunSeed};
 use deck_api_ext::prelude::*;
 use futures_util::TryStreamExt;

@@ -239,7 +239,10 @@ mod tests {
             .unwrap();
         let body = serde_json::to_value(&request).unwrap();
         assert_eq!(body["storage"]["extraction_schema"], schema);
-        assert_eq!(body["storage"]["deduplication"], false);
+        assert!(
+            body["storage"].get("deduplication").is_none(),
+            "unset fields are not sent"
+        );
         assert!(body.get("name").is_none());
     }
 
@@ -248,12 +251,8 @@ mod tests {
         let api: types::StorageConfig =
             serde_json::from_value(json!({"enabled": true, "extraction": false})).unwrap();
         let config = StorageConfig::from(api);
-        assert_eq!(
-            config,
-            StorageConfig::enabled()
-                .extraction(false)
-                .deduplication(false)
-        );
+        assert_eq!(config, StorageConfig::enabled().extraction(false));
+        assert_eq!(config.deduplication, None, "absent stays absent");
         assert!(!StorageConfig::disabled().enabled);
     }
 

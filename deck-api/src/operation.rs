@@ -32,6 +32,8 @@ pub trait Operation<'a>: Sized + Send + 'a {
     /// The client this builder was made from.
     fn client(&self) -> &'a crate::Client;
     /// Checks every parameter and builds the request, without sending it.
+    // progenitor's own error type, as its generated code returns it; built once per call.
+    #[allow(clippy::result_large_err)]
     fn into_request(self) -> Result<reqwest::Request, progenitor_client::Error>;
 }
 

@@ -2,8 +2,7 @@
 //! fields, both storage item shapes.
 
 use deck_api::types::{
-    ListStorageItemResponseFileSize, ListStorageItemResponsePurpose,
-    ListStorageItemResponsePurposeKnown, PaginatedResponseOfListStorageItemResponse,
+    Int64OrString, PaginatedResponseOfListStorageItemResponse, Purpose, PurposeKnown,
 };
 
 fn page(file_size: &str, purpose: &str) -> String {
@@ -19,10 +18,11 @@ fn decode(file_size: &str, purpose: &str) -> PaginatedResponseOfListStorageItemR
     serde_json::from_str(&page(file_size, purpose)).expect("decodes")
 }
 
-fn size_text(s: &ListStorageItemResponseFileSize) -> String {
+fn size_text(s: &Int64OrString) -> String {
     match s {
-        ListStorageItemResponseFileSize::Int64(n) => n.to_string(),
-        ListStorageItemResponseFileSize::String(s) => s.to_string(),
+        Int64OrString::Int64(n) => n.to_string(),
+        Int64OrString::String(s) => s.to_string(),
+        other => panic!("a new form of the size union: {other:?}"),
     }
 }
 
@@ -58,15 +58,11 @@ fn non_numeric_size_strings_are_rejected() {
 #[test]
 fn unknown_purpose_is_kept_and_known_ones_match() {
     let p = decode("1", "\"something_new\"");
-    assert!(
-        matches!(&p.data[0].purpose, Some(ListStorageItemResponsePurpose::Other(s)) if s == "something_new")
-    );
+    assert!(matches!(&p.data[0].purpose, Some(Purpose::Other(s)) if s == "something_new"));
     let p = decode("1", "\"attachment\"");
     assert!(matches!(
         p.data[0].purpose,
-        Some(ListStorageItemResponsePurpose::Known(
-            ListStorageItemResponsePurposeKnown::Attachment
-        ))
+        Some(Purpose::Known(PurposeKnown::Attachment))
     ));
 }
 

@@ -76,8 +76,8 @@ pub(crate) fn take_query(url: &mut reqwest::Url, name: &str) -> Option<String> {
 
 impl<T: Send + 'static> RequestList<T> {
     /// The fetcher for `operation_id`, shared by the stream and its prefetch task.
-    pub(crate) fn into_fetch(self, operation_id: &'static str) -> Fetch<T> {
-        let list = Arc::new(self);
+    pub(crate) fn into_fetch(self: Box<Self>, operation_id: &'static str) -> Fetch<T> {
+        let list: Arc<Self> = Arc::from(self);
         Arc::new(
             move |request: PageRequest| -> BoxFuture<'static, Result<Page<T>>> {
                 let list = Arc::clone(&list);

@@ -93,7 +93,7 @@ pub const DEFAULT_PREFETCH: bool = false;
 /// Where pages come from.
 enum Source<T> {
     /// A generated list operation's request.
-    Request(RequestList<T>),
+    Request(Box<RequestList<T>>),
     /// A caller-supplied fetcher.
     Fn(Fetch<T>),
 }
@@ -101,7 +101,7 @@ enum Source<T> {
 impl<T> Clone for Source<T> {
     fn clone(&self) -> Self {
         match self {
-            Source::Request(list) => Source::Request(list.clone()),
+            Source::Request(list) => Source::Request(Box::new((**list).clone())),
             Source::Fn(fetch) => Source::Fn(Arc::clone(fetch)),
         }
     }
@@ -165,12 +165,12 @@ impl<T: DeserializeOwned + Send + 'static> Paginator<T> {
         let cursor = take_query(request.url_mut(), params.cursor);
         let mut paginator = Paginator::with_source(
             operation_id,
-            Source::Request(RequestList {
+            Source::Request(Box::new(RequestList {
                 api,
                 request,
                 params,
                 decode: http::decode_page::<T>,
-            }),
+            })),
         );
         paginator.limit_range = params.limit_range.unwrap_or((1, i64::from(MAX_LIMIT)));
         paginator.cursor = cursor;

@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use crate::support::{Reply, Server, deck_with};
-use deck_api_ext::{Deck, RetryConfig};
+use deck_api_ext::RetryConfig;
+use deck_api_ext::prelude::*;
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -117,31 +118,28 @@ fn header_value() -> impl Strategy<Value = Option<String>> {
 async fn call_all(deck: &Deck) -> Vec<deck_api_ext::Result<()>> {
     let api = deck.api();
     vec![
-        deck.send("getTaskRun", api.get_task_run().run_id("trun_1").send())
+        api.get_task_run().run_id("trun_1").call().await.map(drop),
+        api.list_task_run_storage()
+            .run_id("trun_1")
+            .call()
             .await
             .map(drop),
-        deck.send(
-            "listTaskRunStorage",
-            api.list_task_run_storage().run_id("trun_1").send(),
-        )
-        .await
-        .map(drop),
-        deck.send(
-            "deleteStorageItem",
-            api.delete_storage_item().storage_id("stor_1").send(),
-        )
-        .await
-        .map(drop),
-        async {
-            let request = deck
-                .request_builder(reqwest::Method::GET, "/task-runs/trun_1/storage")
-                .build()
-                .unwrap();
-            deck.execute_json::<Value>("listTaskRunStorage", request)
-                .await
-                .map(drop)
-        }
-        .await,
+        api.delete_storage_item()
+            .storage_id("stor_1")
+            .call()
+            .await
+            .map(drop),
+        api.list_task_run_storage()
+            .run_id("trun_1")
+            .call_as::<Value>(CallOptions::new())
+            .await
+            .map(drop),
+        api.list_task_run_storage()
+            .run_id("trun_1")
+            .paginate()
+            .collect_items(1_000)
+            .await
+            .map(drop),
     ]
 }
 
@@ -163,7 +161,7 @@ proptest! {
         if let Some(value) = &request_id {
             reply = reply.header("x-request-id", value.trim());
         }
-        h.server.script(std::iter::repeat_n(reply, 4));
+        h.server.script(std::iter::repeat_n(reply, 5));
         let results = h.runtime.block_on(call_all(&h.deck));
         for result in results {
             if let Err(err) = result {

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::support::{Reply, STORAGE_PAGE, Server, TASK_RUN, deck, deck_with, refused_url};
+use deck_api_ext::RetryConfig;
 use deck_api_ext::api::types::CreateTaskRequest;
-use deck_api_ext::retry::{IdempotencyKey, with_idempotency_key};
-use deck_api_ext::{Deck, ErrorKind, RetryConfig};
+use deck_api_ext::prelude::*;
 use tokio::time::Instant;
 
 const RATE_LIMITED: &str = r#"{"errors":[{"type":"rate_limit","code":"rate_limit_exceeded","message":"Too many requests."}],"request_id":"req_429"}"#;
@@ -21,13 +21,8 @@ fn create_body() -> CreateTaskRequest {
 }
 
 async fn get_run(deck: &Deck) -> deck_api_ext::Result<String> {
-    let run = deck
-        .send(
-            "getTaskRun",
-            deck.api().get_task_run().run_id("trun_1").send(),
-        )
-        .await?;
-    Ok(run.into_inner().id)
+    let run = deck.api().get_task_run().run_id("trun_1").call().await?;
+    Ok(run.id)
 }
 
 #[tokio::test(start_paused = true)]
@@ -219,10 +214,10 @@ async fn post_without_idempotency_key_is_not_retried_on_503() {
         RetryConfig::default().with_auto_idempotency_keys(false),
     );
     let err = deck
-        .send(
-            "createTask",
-            deck.api().create_task().body(create_body()).send(),
-        )
+        .api()
+        .create_task()
+        .body(create_body())
+        .call()
         .await
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
@@ -237,12 +232,12 @@ async fn post_without_idempotency_key_is_not_retried_on_503() {
 async fn post_gets_one_generated_key_reused_by_every_attempt() {
     let server = Server::start([Reply::status(503), Reply::status(502), Reply::status(500)]).await;
     let deck = deck_with(server.url(), RetryConfig::default().with_max_attempts(3));
-    deck.send(
-        "createTask",
-        deck.api().create_task().body(create_body()).send(),
-    )
-    .await
-    .unwrap_err();
+    deck.api()
+        .create_task()
+        .body(create_body())
+        .call()
+        .await
+        .unwrap_err();
     let keys: Vec<_> = server
         .received()
         .iter()
@@ -255,12 +250,12 @@ async fn post_gets_one_generated_key_reused_by_every_attempt() {
 
     // The next logical call gets a new key.
     server.script([Reply::status(400)]);
-    deck.send(
-        "createTask",
-        deck.api().create_task().body(create_body()).send(),
-    )
-    .await
-    .unwrap_err();
+    deck.api()
+        .create_task()
+        .body(create_body())
+        .call()
+        .await
+        .unwrap_err();
     let next = server.received()[0]
         .header("idempotency-key")
         .map(str::to_owned);
@@ -274,15 +269,17 @@ async fn a_chosen_key_is_sent_and_makes_the_post_retryable() {
         server.url(),
         RetryConfig::default().with_auto_idempotency_keys(false),
     );
-    let key = IdempotencyKey::new("user_456_create_task_789").unwrap();
-    with_idempotency_key(
-        key,
-        deck.send(
-            "createTask",
-            deck.api().create_task().body(create_body()).send(),
-        ),
-    )
+    // The key travels with the request itself (no task-local): a spawned call keeps it.
+    tokio::spawn(async move {
+        deck.api()
+            .create_task()
+            .idempotency_key("user_456_create_task_789")
+            .body(create_body())
+            .call()
+            .await
+    })
     .await
+    .unwrap()
     .unwrap_err();
     let received = server.received();
     assert_eq!(received.len(), 2);
@@ -295,25 +292,95 @@ async fn a_chosen_key_is_sent_and_makes_the_post_retryable() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_caller_supplied_key_on_a_raw_request_is_kept() {
+async fn a_chosen_key_on_a_patch_is_kept_across_retries() {
     let server = Server::start([Reply::status(503), Reply::json(200, "{}")]).await;
-    let deck = deck_with(
-        server.url(),
-        RetryConfig::default().with_auto_idempotency_keys(false),
-    );
-    let request = deck
-        .request_builder(reqwest::Method::PATCH, "/tasks/task_1")
-        .header("idempotency-key", "my-key")
-        .body("{}")
-        .build()
+    let deck = deck_with(server.url(), RetryConfig::default());
+    deck.api()
+        .update_task()
+        .task_id("task_1")
+        .idempotency_key("k-1")
+        .body(deck_api_ext::api::types::UpdateTaskRequest::builder())
+        .call_as::<serde_json::Value>(CallOptions::new())
+        .await
         .unwrap();
-    deck.execute_raw("updateTask", request).await.unwrap();
     let received = server.received();
     assert_eq!(received.len(), 2);
     assert!(
         received
             .iter()
-            .all(|r| r.header("idempotency-key") == Some("my-key"))
+            .all(|r| r.header("idempotency-key") == Some("k-1"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_idempotency_keys_are_refused_before_any_request() {
+    let server = Server::start([Reply::json(201, "{}")]).await;
+    let deck = deck(server.url());
+    for key in [String::new(), "k".repeat(257)] {
+        let err = deck
+            .api()
+            .create_task()
+            .idempotency_key(key.as_str())
+            .body(create_body())
+            .call()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+        assert_eq!(err.operation(), Some("createTask"));
+        assert!(err.to_string().contains("idempotency_key"), "{err}");
+    }
+    let long_enough = "k".repeat(256);
+    assert!(
+        deck.api()
+            .create_task()
+            .idempotency_key(long_enough.as_str())
+            .body(create_body())
+            .build_request()
+            .is_ok()
+    );
+    assert!(server.received().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_deadline_bounds_every_attempt_and_wait() {
+    let server = Server::start([Reply::hang(), Reply::hang(), Reply::hang()]).await;
+    let deck = crate::support::builder(server.url())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let err = deck
+        .api()
+        .get_task_run()
+        .run_id("trun_1")
+        .call_with(CallOptions::new().timeout(Duration::from_secs(3)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(err.operation(), Some("getTaskRun"));
+    assert!(err.to_string().contains("deadline of 3s"), "{err}");
+    let elapsed = start.elapsed();
+    assert!(elapsed >= Duration::from_secs(3) && elapsed < Duration::from_millis(3100));
+
+    // The client-wide default applies when the call sets none.
+    let deck = crate::support::builder(server.url())
+        .timeout(Duration::from_secs(30))
+        .call_timeout(Duration::from_secs(45))
+        .build()
+        .unwrap();
+    server.script([Reply::hang(), Reply::hang(), Reply::hang()]);
+    let start = Instant::now();
+    let err = deck
+        .api()
+        .get_task_run()
+        .run_id("trun_1")
+        .call()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(
+        start.elapsed() >= Duration::from_secs(45)
+            && start.elapsed() < Duration::from_millis(45_100)
     );
 }
 
@@ -329,13 +396,12 @@ async fn delete_is_retried_freely() {
         RetryConfig::default().with_auto_idempotency_keys(false),
     );
     let deleted = deck
-        .send(
-            "deleteStorageItem",
-            deck.api().delete_storage_item().storage_id("stor_1").send(),
-        )
+        .api()
+        .delete_storage_item()
+        .storage_id("stor_1")
+        .call()
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(deleted.deleted);
     assert_eq!(server.received().len(), 2);
 }
@@ -368,13 +434,12 @@ async fn a_stalled_response_times_out_per_attempt_and_is_retried() {
         .unwrap();
     let start = Instant::now();
     let page = deck
-        .send(
-            "listTaskRunStorage",
-            deck.api().list_task_run_storage().run_id("trun_1").send(),
-        )
+        .api()
+        .list_task_run_storage()
+        .run_id("trun_1")
+        .call()
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(page.data.len(), 1);
     let elapsed = start.elapsed();
     assert!(
@@ -400,22 +465,4 @@ async fn a_timeout_without_retries_is_a_timeout_error() {
         "{shown}"
     );
     assert!(shown.ends_with("/task-runs/trun_1 timed out"), "{shown}");
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_streamed_body_is_sent_once() {
-    let server = Server::start([Reply::status(503), Reply::json(200, "{}")]).await;
-    let deck = deck(server.url());
-    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
-        vec![Ok(bytes::Bytes::from_static(b"{}"))];
-    let request = deck
-        .request_builder(reqwest::Method::PUT, "/tasks/task_1")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            chunks,
-        )))
-        .build()
-        .unwrap();
-    let err = deck.execute_raw("putTask", request).await.unwrap_err();
-    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
-    assert_eq!(server.received().len(), 1);
 }

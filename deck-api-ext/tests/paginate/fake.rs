@@ -1,16 +1,17 @@
-//! `Deck::paginate` and `Paginator::from_fn` against the fake Deck server: the happy path with
-//! filters re-sent, the fake's cursor faults, an error on page 2, limit validation, resuming,
+//! `.paginate()` on the generated list operation and `Paginator::from_fn` against the fake Deck
+//! server: the happy path with the builder's parameters re-sent, the fake's cursor faults, an error on page 2, limit validation, resuming,
 //! laziness, prefetch and `max_items`, asserting on the requests the fake recorded.
 #![cfg(feature = "fake")]
 
 use std::time::Duration;
 
+use deck_api_ext::RetryConfig;
 use deck_api_ext::api::types::ListStorageItemResponse;
 use deck_api_ext::fake::{
     Content, FakeDeck, Fault, ItemSeed, Origin, RecordedRequest, Route, RunSeed,
 };
 use deck_api_ext::paginate::{Page, PageRequest, Paginator};
-use deck_api_ext::{Deck, ErrorKind, RetryConfig};
+use deck_api_ext::prelude::*;
 use futures_util::{StreamExt, TryStreamExt};
 
 const RUN: &str = "trun_paginate";
@@ -40,7 +41,7 @@ fn deck(fake: &FakeDeck, retry: RetryConfig) -> Deck {
 }
 
 fn list(deck: &Deck) -> Paginator<ListStorageItemResponse> {
-    deck.paginate(OP, format!("/task-runs/{RUN}/storage"))
+    deck.api().list_task_run_storage().run_id(RUN).paginate()
 }
 
 /// The list requests the fake received, in order.
@@ -56,13 +57,15 @@ fn ids(items: &[ListStorageItemResponse]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn three_pages_with_filters_re_sent_on_every_page_and_no_prefetch_by_default() {
+async fn three_pages_with_the_limit_re_sent_on_every_page_and_no_prefetch_by_default() {
     let fake = fake_with(25).await;
     let deck = deck(&fake, RetryConfig::default());
-    let pages: Vec<Page<ListStorageItemResponse>> = list(&deck)
-        .filter("purpose", "output")
-        .filter("result", "success")
+    let pages: Vec<Page<ListStorageItemResponse>> = deck
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
         .limit(10)
+        .paginate()
         .pages()
         .try_collect()
         .await
@@ -86,16 +89,6 @@ async fn three_pages_with_filters_re_sent_on_every_page_and_no_prefetch_by_defau
     assert_eq!(requests.len(), 3);
     for (i, request) in requests.iter().enumerate() {
         assert_eq!(request.method, "GET");
-        assert_eq!(
-            request.query_param("purpose").as_deref(),
-            Some("output"),
-            "request {i}"
-        );
-        assert_eq!(
-            request.query_param("result").as_deref(),
-            Some("success"),
-            "request {i}"
-        );
         assert_eq!(
             request.query_param("limit").as_deref(),
             Some("10"),
@@ -383,8 +376,8 @@ async fn from_fn_over_the_generated_operation() {
             if let Some(limit) = request.limit {
                 call = call.limit(limit);
             }
-            let page = deck.send(OP, call.send()).await?;
-            Ok(Page::from(page.into_inner()))
+            let page = call.call().await?;
+            Ok(Page::new(page.data, page.has_more, page.next_cursor))
         }
     })
     .limit(10)

@@ -6,10 +6,13 @@
 use std::time::Duration;
 
 use crate::support::{Item, Scripted, body, ids, page, raw};
-use deck_api_ext::ErrorKind;
 use deck_api_ext::paginate::{MAX_CONSECUTIVE_EMPTY_PAGES, Page, PageRequest, Paginator};
+use deck_api_ext::{ErrorKind, ListExt};
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
+
+/// The run every scripted listing pages through (the scripted server answers any path).
+const RUN: &str = "trun_things";
 
 #[tokio::test]
 async fn an_empty_middle_page_is_followed() {
@@ -21,7 +24,10 @@ async fn an_empty_middle_page_is_followed() {
     .await;
     let pages: Vec<Page<Item>> = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .pages()
         .try_collect()
         .await
@@ -32,7 +38,10 @@ async fn an_empty_middle_page_is_followed() {
 
     let items = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .try_collect_all()
         .await
         .unwrap();
@@ -55,7 +64,10 @@ async fn too_many_empty_pages_in_a_row_fail() {
     let server = Scripted::start(answers).await;
     let mut pages = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .pages();
     let mut delivered = 0;
     let error = loop {
@@ -90,7 +102,10 @@ async fn a_cursor_repeated_pages_later_fails_after_delivering_the_page() {
     .await;
     let mut items = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .items();
     let mut got = Vec::new();
     let error = loop {
@@ -103,7 +118,7 @@ async fn a_cursor_repeated_pages_later_fails_after_delivering_the_page() {
     assert_eq!(error.kind(), ErrorKind::Pagination);
     assert_eq!(
         error.to_string(),
-        "listThings: pagination error: next_cursor \"c1\" was already used in this listing; \
+        "listTaskRunStorage: pagination error: next_cursor \"c1\" was already used in this listing; \
          following it would repeat pages"
     );
     assert_eq!(
@@ -120,7 +135,10 @@ async fn has_more_with_an_empty_cursor_fails() {
     let server = Scripted::start(vec![(None, page(&["a"], true, Some("")))]).await;
     let mut items = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .items();
     assert_eq!(items.next().await.unwrap().unwrap().id, "a");
     let error = items.next().await.unwrap().unwrap_err();
@@ -148,7 +166,10 @@ async fn a_body_of_the_wrong_shape_names_the_json_path() {
     .await;
     let mut items = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .items();
     assert_eq!(items.next().await.unwrap().unwrap().id, "a");
     let error = items.next().await.unwrap().unwrap_err();
@@ -157,7 +178,7 @@ async fn a_body_of_the_wrong_shape_names_the_json_path() {
     assert!(
         error
             .to_string()
-            .starts_with("listThings: response body at data[1].id: "),
+            .starts_with("listTaskRunStorage: response body at data[1].id: "),
         "{error}"
     );
     assert_eq!(
@@ -173,7 +194,10 @@ async fn a_truncated_body_is_a_decode_error() {
     let server = Scripted::start(vec![(None, raw(r#"{"data":[{"id":"a"},"#))]).await;
     let error = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .try_collect_all()
         .await
         .unwrap_err();
@@ -186,7 +210,10 @@ async fn a_stale_cursor_is_deck_s_cursor_invalid() {
     let server = Scripted::start(vec![(None, page(&["a"], false, None))]).await;
     let error = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .resume_from("expired")
         .try_collect_all()
         .await
@@ -197,18 +224,20 @@ async fn a_stale_cursor_is_deck_s_cursor_invalid() {
 }
 
 #[tokio::test]
-async fn filters_and_limit_are_re_sent_and_encoded_on_every_page() {
+async fn builder_parameters_and_limit_are_re_sent_and_encoded_on_every_page() {
     let server = Scripted::start(vec![
-        (None, page(&["a"], true, Some("c 1+/="))),
+        (Some("start"), page(&["a"], true, Some("c 1+/="))),
         (Some("c 1+/="), page(&["b"], false, None)),
     ])
     .await;
-    let items = server
-        .deck()
-        .paginate::<Item>("listThings", "/things")
-        .filter("purpose", "output")
-        .filter("name", "a&b c")
+    let deck = server.deck();
+    let items = deck
+        .api()
+        .list_task_run_storage()
+        .run_id("trun a&b")
         .limit(1)
+        .cursor("start")
+        .paginate_as::<Item>()
         .try_collect_all()
         .await
         .unwrap();
@@ -222,18 +251,18 @@ async fn filters_and_limit_are_re_sent_and_encoded_on_every_page() {
     assert_eq!(
         queries,
         [
-            vec![
-                pair("purpose", "output"),
-                pair("name", "a&b c"),
-                pair("limit", "1")
-            ],
-            vec![
-                pair("purpose", "output"),
-                pair("name", "a&b c"),
-                pair("limit", "1"),
-                pair("cursor", "c 1+/=")
-            ],
-        ]
+            vec![pair("limit", "1"), pair("cursor", "start")],
+            vec![pair("limit", "1"), pair("cursor", "c 1+/=")],
+        ],
+        "the builder's limit is the page size, its cursor where the listing starts"
+    );
+    assert!(
+        server
+            .paths()
+            .iter()
+            .all(|p| p == "/v2/task-runs/trun%20a&b/storage"),
+        "{:?}",
+        server.paths()
     );
 }
 
@@ -241,24 +270,43 @@ async fn filters_and_limit_are_re_sent_and_encoded_on_every_page() {
 async fn invalid_settings_fail_before_any_request() {
     let server = Scripted::start(vec![(None, page(&["a"], false, None))]).await;
     let deck = server.deck();
-    let list = || deck.paginate::<Item>("listThings", "/things");
+    let list = || deck.api().list_task_run_storage().run_id(RUN);
     for (paginator, expected) in [
         (
-            list().filter("limit", "5"),
-            "filter `limit`: set it with limit() instead",
+            // The spec's `minimum: 1` makes the builder's `limit` a `NonZeroU32`.
+            list().limit(0).paginate_as::<Item>(),
+            "conversion to `:: std :: num :: NonZeroU32` for limit failed",
         ),
         (
-            list().filter("cursor", "x"),
-            "filter `cursor`: set it with resume_from() instead",
+            list().limit(101).paginate_as::<Item>(),
+            "limit must be between 1 and 100, got 101",
         ),
-        (list().filter("", "x"), "filter: the name is empty"),
-        (list().resume_from(""), "resume_from: the cursor is empty"),
+        (
+            list().paginate_as::<Item>().limit(500),
+            "limit must be between 1 and 100, got 500",
+        ),
+        (
+            list().paginate_as::<Item>().resume_from(""),
+            "resume_from: the cursor is empty",
+        ),
+        (
+            deck.api().list_task_run_storage().paginate_as::<Item>(),
+            "run_id was not initialized",
+        ),
+        (
+            list().run_id("..").paginate_as::<Item>(),
+            "path parameter `run_id` must not be a dot segment (`.` or `..`)",
+        ),
+        (
+            list().run_id("").paginate_as::<Item>(),
+            "path parameter `run_id` must not be empty",
+        ),
     ] {
         let error = paginator.try_collect_all().await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidRequest);
         assert_eq!(
             error.to_string(),
-            format!("listThings: invalid request: {expected}")
+            format!("listTaskRunStorage: invalid request: {expected}")
         );
     }
     assert!(server.queries().is_empty());
@@ -275,7 +323,10 @@ async fn max_items_truncates_a_page_larger_than_asked_for() {
     .await;
     let mut items = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .limit(2)
         .max_items(3)
         .items();
@@ -308,7 +359,10 @@ async fn items_resume_at_the_page_still_being_read() {
     .await;
     let mut items = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .items();
     assert_eq!(items.resume_cursor(), None);
     items.next().await.unwrap().unwrap();
@@ -331,7 +385,10 @@ async fn with_prefetch_the_next_page_is_fetched_while_the_caller_works_but_no_fu
     .await;
     let mut pages = server
         .deck()
-        .paginate::<Item>("listThings", "/things")
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
         .prefetch(true)
         .pages();
     tokio::time::sleep(Duration::from_millis(30)).await;
@@ -398,19 +455,7 @@ async fn from_fn_gets_cursor_and_limit_and_the_same_guards() {
             PageRequest::new(Some("n2".into()), Some(2)),
         ]
     );
-
-    let error = paginator
-        .filter("agent_id", "x")
-        .try_collect_all()
-        .await
-        .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InvalidRequest);
-    assert!(error.to_string().contains("filter `agent_id`"), "{error}");
-    assert_eq!(
-        calls.lock().unwrap().len(),
-        3,
-        "no call for an invalid paginator"
-    );
+    assert_eq!(calls.lock().unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -418,8 +463,18 @@ async fn streams_are_send_unpin_and_fused() {
     fn assert_stream<S: futures_util::stream::FusedStream + Send + Unpin + 'static>(_: &S) {}
     let server = Scripted::start(vec![(None, page(&["a"], false, None))]).await;
     let deck = server.deck();
-    let pages = deck.paginate::<Item>("listThings", "/things").pages();
-    let items = deck.paginate::<Item>("listThings", "/things").items();
+    let pages = deck
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
+        .pages();
+    let items = deck
+        .api()
+        .list_task_run_storage()
+        .run_id(RUN)
+        .paginate_as::<Item>()
+        .items();
     assert_stream(&pages);
     assert_stream(&items);
     fn assert_shareable<P: Send + Sync + Clone + 'static>() {}

@@ -53,6 +53,7 @@ pub fn raw(text: &str) -> Answer {
 struct Script {
     answers: HashMap<Option<String>, Answer>,
     queries: Mutex<Vec<String>>,
+    paths: Mutex<Vec<String>>,
 }
 
 /// The running scripted server.
@@ -70,6 +71,7 @@ impl Scripted {
                 .map(|(cursor, answer)| (cursor.map(str::to_owned), answer))
                 .collect(),
             queries: Mutex::new(Vec::new()),
+            paths: Mutex::new(Vec::new()),
         });
         let app = axum::Router::new()
             .fallback(serve)
@@ -95,6 +97,11 @@ impl Scripted {
         self.script.queries.lock().unwrap().clone()
     }
 
+    /// The (still percent-encoded) paths of the requests received so far, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.script.paths.lock().unwrap().clone()
+    }
+
     /// The `cursor` parameter of each request received so far (`None` for the first page).
     pub fn cursors(&self) -> Vec<Option<String>> {
         self.queries()
@@ -109,7 +116,12 @@ impl Scripted {
     }
 }
 
-async fn serve(State(script): State<Arc<Script>>, RawQuery(query): RawQuery) -> Response {
+async fn serve(
+    State(script): State<Arc<Script>>,
+    uri: axum::http::Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    script.paths.lock().unwrap().push(uri.path().to_owned());
     let query = query.unwrap_or_default();
     script.queries.lock().unwrap().push(query.clone());
     let cursor = url_pairs(&query)

@@ -4,10 +4,10 @@
 #![cfg(feature = "fake")]
 
 use crate::support::deck_for;
-use deck_api_ext::ErrorKind;
 use deck_api_ext::api::types::{CreateTaskRequest, UpdateTaskRequest};
 use deck_api_ext::fake::{FakeDeck, Origin};
 use deck_api_ext::task_config::StorageConfig;
+use deck_api_ext::{CallExt, ErrorKind};
 use serde_json::{Value, json};
 
 fn guide_schema() -> Value {
@@ -35,7 +35,7 @@ async fn create_then_update_a_tasks_storage_config() {
         )
         .try_into()
         .unwrap();
-    let task = deck.create_task(request).await.unwrap();
+    let task = deck.api().create_task().body(request).call().await.unwrap();
     let stored = StorageConfig::from(task.storage.clone().expect("storage is returned"));
     assert_eq!(
         stored,
@@ -55,6 +55,11 @@ async fn create_then_update_a_tasks_storage_config() {
         body["storage"],
         json!({"enabled": true, "extraction": true, "deduplication": true})
     );
+    assert_eq!(
+        body.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["agent_id", "name", "storage"],
+        "fields the caller did not set are not sent (no top-level `extraction: false`)"
+    );
 
     let update: UpdateTaskRequest = UpdateTaskRequest::builder()
         .storage(
@@ -64,7 +69,14 @@ async fn create_then_update_a_tasks_storage_config() {
         )
         .try_into()
         .unwrap();
-    let updated = deck.update_task(&task.id, update).await.unwrap();
+    let updated = deck
+        .api()
+        .update_task()
+        .task_id(&task.id)
+        .body(update)
+        .call()
+        .await
+        .unwrap();
     assert_eq!(updated.name, "Fetch utility bills");
     let storage = StorageConfig::from(updated.storage.expect("storage is returned"));
     assert_eq!(storage.extraction_schema, Some(guide_schema()));
@@ -81,7 +93,13 @@ async fn task_errors_name_the_operation_and_field() {
         .storage(StorageConfig::disabled())
         .try_into()
         .unwrap();
-    let err = deck.create_task(request).await.unwrap_err();
+    let err = deck
+        .api()
+        .create_task()
+        .body(request)
+        .call()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Api);
     assert_eq!(err.operation(), Some("createTask"));
     assert_eq!(err.errors()[0].field.as_deref(), Some("agent_id"));
@@ -90,7 +108,14 @@ async fn task_errors_name_the_operation_and_field() {
         .storage(StorageConfig::enabled())
         .try_into()
         .unwrap();
-    let err = deck.update_task("task_missing", update).await.unwrap_err();
+    let err = deck
+        .api()
+        .update_task()
+        .task_id("task_missing")
+        .body(update)
+        .call()
+        .await
+        .unwrap_err();
     assert!(err.is_not_found(), "{err}");
     assert_eq!(err.operation(), Some("updateTask"));
 }
