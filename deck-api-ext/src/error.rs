@@ -21,7 +21,6 @@ use serde::de::DeserializeOwned;
 
 use crate::response::{self, header_request_id, transport_message};
 use crate::retry;
-use crate::trace::operation_name;
 
 /// `Result` with this crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -120,7 +119,7 @@ impl Error {
     fn new(kind: ErrorKind, operation: Option<&str>, message: String) -> Self {
         Error(Box::new(Inner {
             kind,
-            operation: operation.map(|op| operation_name(op).into_owned()),
+            operation: operation.map(str::to_owned),
             status: None,
             request_id: None,
             errors: Vec::new(),
@@ -749,7 +748,7 @@ mod tests {
             file_size: u64,
         }
         let body = br#"{"data":[{"file_size":1},{"file_size":"12x"}]}"#;
-        let err = decode_json::<Page>("list_task_run_storage", body).unwrap_err();
+        let err = decode_json::<Page>("listTaskRunStorage", body).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode);
         assert_eq!(err.json_path(), Some("data[1].file_size"));
         assert_eq!(

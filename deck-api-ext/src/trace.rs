@@ -8,39 +8,16 @@
 //! the decoded response). Nothing here sees the API key: the `Authorization` header is never
 //! read, and no header or body is logged.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use tracing::Span;
 use tracing::field::Empty;
 
-/// The spec's operationId for `id`: progenitor hands the executor snake_case
-/// (`list_task_run_storage`), users and the Deck docs know camelCase (`listTaskRunStorage`).
-/// Ids already in camelCase are returned unchanged.
-pub(crate) fn operation_name(id: &str) -> Cow<'_, str> {
-    if !id.contains('_') {
-        return Cow::Borrowed(id);
-    }
-    let mut name = String::with_capacity(id.len());
-    let mut upper = false;
-    for c in id.chars() {
-        if c == '_' {
-            upper = !name.is_empty();
-        } else if upper {
-            name.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            name.push(c);
-        }
-    }
-    Cow::Owned(name)
-}
-
 /// The span for one logical request (all its attempts).
 pub(crate) fn request_span(operation: &str, request: &reqwest::Request) -> Span {
     tracing::info_span!(
         "deck.request",
-        operation = %operation_name(operation),
+        operation = %operation,
         method = %request.method(),
         path = request.url().path(),
         status = Empty,
@@ -148,21 +125,5 @@ impl std::fmt::Display for TransportError<'_> {
             write!(f, ": {root}")?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::operation_name;
-
-    #[test]
-    fn operation_names_are_camel_case() {
-        assert_eq!(
-            operation_name("list_task_run_storage"),
-            "listTaskRunStorage"
-        );
-        assert_eq!(operation_name("getTask"), "getTask");
-        assert_eq!(operation_name("_x__y_"), "xY");
-        assert_eq!(operation_name("download"), "download");
     }
 }

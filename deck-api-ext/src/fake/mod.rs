@@ -34,10 +34,23 @@
 //! (`#[tokio::test(start_paused = true)]`): [`Fault::Latency`] then costs no real time, which
 //! makes client timeouts and retry backoff testable in milliseconds.
 //!
+//! # In your own tests
+//!
+//! ```toml
+//! [dev-dependencies]
+//! deck-api-ext = { path = "…", features = ["fake"] }
+//! # `rt-multi-thread`/`macros` for #[tokio::test]; `test-util` for paused time
+//! # (`#[tokio::test(start_paused = true)]`), which makes retries and latency instant.
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread", "test-util"] }
+//! futures-util = "0.3" # TryStreamExt, to consume paginator streams
+//! ```
+//!
+//! For code that only handles results, no server is needed: `Error::api(..)` and
+//! `StorageItem::new(..)` build values like Deck's.
+//!
 //! # Example
 //!
-//! A downstream test (with `deck-api-ext = { features = ["fake"] }` under
-//! `[dev-dependencies]`) seeds a run, lists it and downloads a file through the client, and
+//! A downstream test seeds a run, lists it and downloads a file through the client, and
 //! checks that a `429` from Deck is retried:
 //!
 //! ```

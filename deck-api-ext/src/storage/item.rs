@@ -79,6 +79,39 @@ pub struct StorageItem {
     pub created_at: DateTime<Utc>,
 }
 
+impl StorageItem {
+    /// An item with the given id, file name and size, for tests of code that consumes items
+    /// (no server needed). The other fields are empty (`object: "storage"`, no URL, no
+    /// extraction, created at the Unix epoch); set the public fields you need.
+    ///
+    /// ```
+    /// use deck_api_ext::storage::{PresignedUrl, StorageItem};
+    ///
+    /// let mut item = StorageItem::new("stor_1", "bill.pdf", 245_678);
+    /// item.file_type = "application/pdf".into();
+    /// item.url = Some(PresignedUrl::new("https://files.example.com/bill.pdf?sig=1"));
+    /// assert_eq!(item.file_size, 245_678);
+    /// ```
+    pub fn new(id: impl Into<String>, file_name: impl Into<String>, file_size: u64) -> Self {
+        StorageItem {
+            id: id.into(),
+            object: "storage".into(),
+            file_name: file_name.into(),
+            file_type: String::new(),
+            file_size,
+            url: None,
+            metadata: None,
+            extraction: None,
+            purpose: None,
+            result: None,
+            fetch_date: None,
+            task_run_id: None,
+            request_id: None,
+            created_at: DateTime::UNIX_EPOCH,
+        }
+    }
+}
+
 /// Defines an open string enum: known variants plus `Other(String)` for values this version does
 /// not know, which round-trip unchanged.
 macro_rules! open_enum {

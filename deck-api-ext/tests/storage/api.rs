@@ -194,3 +194,31 @@ async fn a_deleted_items_download_reports_not_found_from_the_refresh() {
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
 }
+
+#[tokio::test]
+async fn the_typed_calls_read_as_the_readme_shows() {
+    use deck_api_ext::prelude::*;
+    let (_fake, deck) = fake_with(vec![generated("a.bin", 10, 1)]).await;
+    let run_id = "trun_s";
+    let run = deck
+        .api()
+        .get_task_run()
+        .run_id(run_id)
+        .include("storage")
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(run.id, run_id);
+    let err = deck
+        .api()
+        .get_storage_item()
+        .storage_id("stor_missing")
+        .call()
+        .await
+        .unwrap_err();
+    assert_eq!(err.operation(), Some("getStorageItem"));
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+    assert!(err.code().is_some_and(|c| !c.is_empty()), "{err}");
+    let request_id = err.request_id().expect("Deck's request id");
+    assert!(request_id.starts_with("req_"), "{request_id}");
+}
