@@ -1,4 +1,4 @@
-//! Pagination benchmark: `Deck::paginate` against a minimal hand-written reqwest + serde_json
+//! Pagination benchmark: `.paginate()` on the generated list operation against a minimal hand-written reqwest + serde_json
 //! loop, over the fake Deck server, in the same run.
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p deck-api-ext --features fake --bench

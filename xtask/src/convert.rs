@@ -24,7 +24,7 @@
 //! | request body with several media types | the JSON one only | progenitor panics on more than one |
 //! | response with several media types | the JSON one only, when present | the others carry the same schema |
 //! | success responses of different kinds | all raw bytes | progenitor panics on mixed kinds |
-//! | error responses (4xx, 5xx, default) | raw bytes, bodiless ones removed; the original schema is kept in `x-deck-error-schema` | progenitor panics on mixed error bodies, and a typed error body that fails to decode loses the HTTP status; `deck-api-ext` decodes the bytes into the typed body and always keeps the status |
+//! | error responses (4xx, 5xx, default) | raw bytes, bodiless ones removed; the original schema is kept in `x-deck-error-schema` | progenitor panics on mixed error bodies, and a typed error body that fails to decode loses the HTTP status; `deck-api-ext` reads the bytes leniently by shape (Deck's envelope, the validation map, a proxy's `message`) and always keeps the status |
 
 use crate::overlay::METHODS;
 use serde_json::{Map, Value, json};

@@ -1,4 +1,4 @@
-//! Pagination: `Deck::paginate` against the fake Deck server and guards against a scripted list
+//! Pagination: `.paginate()` on the generated list operation against the fake Deck server and guards against a scripted list
 //! endpoint (both with the `fake` feature), and properties over arbitrary listings.
 
 #[cfg(feature = "fake")]
