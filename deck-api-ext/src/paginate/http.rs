@@ -104,13 +104,12 @@ impl<T: Send + 'static> RequestList<T> {
     }
 }
 
-/// Decodes a page body. The fast path is plain `serde_json`; only a body that fails is decoded a
-/// second time, tracking the JSON path, so the error can say where (`data[3].file_size`).
+/// Decodes a page body; a failure names the JSON path (`data[3].file_size`).
 pub(crate) fn decode_page<T: DeserializeOwned>(
     operation_id: &'static str,
     body: &[u8],
 ) -> Result<Page<T>> {
-    serde_json::from_slice(body).or_else(|_| decode_json(operation_id, body))
+    decode_json(operation_id, body)
 }
 
 #[cfg(test)]
