@@ -10,9 +10,11 @@
 //! | Deadline per API call (all attempts and waits) | | 90 s |
 //! | Largest API response body | | 16 MiB |
 //! | Retries | | [`RetryConfig::default`] (4 attempts, at most 60 s of waits) |
+//! | Rate limit (shared by clones) | | [`RateLimit::default`]: 200 requests per 10 s, adaptive |
 //!
 //! So a silent server fails one attempt after 30 s and a whole call after at most 90 s, whatever
-//! the retry policy; storage downloads have no total timeout (only connect and read timeouts and
+//! the retry policy (waiting for a rate-limit permit does not count toward either, unless the call
+//! sets its own deadline); storage downloads have no total timeout (only connect and read timeouts and
 //! their own low-progress rules).
 
 use std::fmt;
@@ -26,6 +28,7 @@ use crate::client::Deck;
 use crate::error::{Error, Result};
 use crate::executor::DeckExecutor;
 use crate::key_boundary::{BaseUrl, KeyBoundary};
+use crate::rate_limit::{Limiter, RateLimit};
 use crate::retry::RetryConfig;
 
 /// The environment variable holding the API key.
@@ -75,6 +78,7 @@ pub struct DeckBuilder {
     user_agent_suffix: Option<String>,
     http_client: Option<reqwest::Client>,
     retry: RetryConfig,
+    rate_limit: RateLimit,
 }
 
 impl Default for DeckBuilder {
@@ -99,6 +103,7 @@ impl DeckBuilder {
             user_agent_suffix: None,
             http_client: None,
             retry: RetryConfig::default(),
+            rate_limit: RateLimit::default(),
         }
     }
 
@@ -225,6 +230,16 @@ impl DeckBuilder {
         self
     }
 
+    /// The client-side rate limit every request to the Deck API waits on, shared by all clones
+    /// of the built client (default [`RateLimit::default`]: Deck's documented 200 requests per
+    /// 10 s; [`RateLimit::off`] turns it off). Give each service of an organization its share,
+    /// e.g. `RateLimit::per(100, Duration::from_secs(10))`; it also adapts when 429s show that
+    /// others spend the budget. See [`rate_limit`](crate::rate_limit).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
     /// Validates the settings and builds the client. Fails with [`ErrorKind::Config`] naming
     /// the setting at fault (e.g. `DECK_API_KEY`) when the key is missing, empty or not a valid
     /// header value, the base URL is not an absolute http(s) URL, or the user agent suffix is
@@ -255,6 +270,7 @@ impl DeckBuilder {
             call_timeout: self.call_timeout,
             max_response_body: self.max_response_body,
             retry: self.retry.clone(),
+            limiter: Limiter::new(self.rate_limit.clone()),
         });
         Ok(Deck::from_parts(
             base,
@@ -328,6 +344,7 @@ impl fmt::Debug for DeckBuilder {
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("http_client", &self.http_client.as_ref().map(|_| "custom"))
             .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }

@@ -240,6 +240,18 @@ impl Error {
         )
     }
 
+    /// The rate limiter's next permit for `operation` is `wait` away, beyond the call's deadline;
+    /// nothing was sent.
+    pub(crate) fn permit_too_late(operation: &str, wait: Duration) -> Self {
+        Error::new(
+            ErrorKind::Timeout,
+            Some(operation),
+            format!(
+                "the rate limiter's next permit is {wait:?} away, beyond the call's deadline; nothing was sent"
+            ),
+        )
+    }
+
     /// A response body of `operation` was longer than `cap` bytes.
     pub(crate) fn body_too_large(operation: &str, cap: usize) -> Self {
         Error::new(

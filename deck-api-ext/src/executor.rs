@@ -19,10 +19,12 @@ use bytes::Bytes;
 use deck_api::hooks::{BoxFuture, Execute};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::error::{Error, ErrorBody, Result};
 use crate::key_boundary::KeyBoundary;
+use crate::rate_limit::Limiter;
 use crate::response::{self, BodyFailure};
 use crate::retry::{IDEMPOTENCY_KEY, RetryConfig, is_retryable_status, method_is_idempotent};
 use crate::trace::{self, Outcome};
@@ -45,6 +47,39 @@ pub(crate) struct DeckExecutor {
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) max_response_body: usize,
     pub(crate) retry: RetryConfig,
+    /// Shared by every clone of the client (the executor is behind one `Arc`).
+    pub(crate) limiter: Limiter,
+}
+
+/// What bounds one call: an explicit deadline (which permit waits count against), or the
+/// client-wide budget (spent only outside permit waits, so the limiter slows a call, never fails
+/// it).
+#[derive(Debug, Clone, Copy, Default)]
+struct Limits {
+    deadline: Option<Instant>,
+    budget: Option<Duration>,
+}
+
+impl Limits {
+    /// Runs `work`, spending the budget on the time it takes; `None` when the budget runs out.
+    async fn spend<F: std::future::Future>(&mut self, work: F) -> Option<F::Output> {
+        let Some(budget) = self.budget else {
+            return Some(work.await);
+        };
+        let started = Instant::now();
+        let out = tokio::time::timeout(budget, work).await.ok();
+        self.budget = Some(budget.saturating_sub(started.elapsed()));
+        out
+    }
+}
+
+/// Why the retry loop gave up without a response.
+enum RunFailure {
+    Transport(reqwest::Error),
+    /// The next permit is later than the call's deadline.
+    PermitTooLate(Duration),
+    /// The client-wide call deadline was spent.
+    BudgetSpent,
 }
 
 /// A fresh random idempotency key in UUID v4 form.
@@ -74,18 +109,35 @@ impl DeckExecutor {
         deadline: Option<Duration>,
     ) -> Result<Reply> {
         let span = trace::request_span(operation, &request);
+        let mut limits = match deadline {
+            Some(limit) => Limits {
+                deadline: Some(Instant::now() + limit),
+                budget: None,
+            },
+            None => Limits {
+                deadline: None,
+                budget: self.call_timeout,
+            },
+        };
+        let default_limit = self.call_timeout.unwrap_or_default();
         let work = async {
             let response = self
-                .run(client, request)
+                .run(client, request, &mut limits)
                 .await
-                .map_err(|e| Error::transport(operation, e))?;
+                .map_err(|failure| match failure {
+                    RunFailure::Transport(e) => Error::transport(operation, e),
+                    RunFailure::PermitTooLate(wait) => Error::permit_too_late(operation, wait),
+                    RunFailure::BudgetSpent => Error::deadline(operation, default_limit),
+                })?;
             let status = response.status();
             if !status.is_success() {
                 return Err(Error::from_response(operation, response).await);
             }
             let headers = response.headers().clone();
-            let body = response::read_body(response, self.max_response_body)
+            let body = limits
+                .spend(response::read_body(response, self.max_response_body))
                 .await
+                .ok_or_else(|| Error::deadline(operation, default_limit))?
                 .map_err(|failure| match failure {
                     BodyFailure::TooLarge { cap } => Error::body_too_large(operation, cap),
                     BodyFailure::Transport(e) => Error::transport(operation, e),
@@ -97,7 +149,7 @@ impl DeckExecutor {
             })
         }
         .instrument(span);
-        match deadline.or(self.call_timeout) {
+        match deadline {
             Some(limit) => tokio::time::timeout(limit, work)
                 .await
                 .unwrap_or_else(|_| Err(Error::deadline(operation, limit))),
@@ -105,8 +157,9 @@ impl DeckExecutor {
         }
     }
 
-    /// Adds the headers and timeout; the key only where [`KeyBoundary`] allows.
-    fn prepare(&self, request: &mut reqwest::Request) {
+    /// Adds the headers and timeout; the key only where [`KeyBoundary`] allows. Returns whether
+    /// the request goes to Deck.
+    fn prepare(&self, request: &mut reqwest::Request) -> bool {
         if self.timeout.is_some() && request.timeout().is_none() {
             *request.timeout_mut() = self.timeout;
         }
@@ -116,7 +169,7 @@ impl DeckExecutor {
                 .insert(USER_AGENT, self.user_agent.clone());
         }
         if !self.boundary.apply(request) {
-            return;
+            return false;
         }
         let mutating = matches!(
             *request.method(),
@@ -131,6 +184,7 @@ impl DeckExecutor {
                 .headers_mut()
                 .insert(IDEMPOTENCY_KEY, generate_idempotency_key());
         }
+        true
     }
 
     /// How many attempts `request` may get.
@@ -144,17 +198,20 @@ impl DeckExecutor {
         }
     }
 
-    /// The retry loop: every attempt of one logical request. A failed response comes back with
-    /// its (capped) body buffered; a success with its body unread.
+    /// The retry loop: every attempt of one logical request, each after a permit of the rate
+    /// limiter (requests to Deck only). A failed response comes back with its (capped) body
+    /// buffered; a success with its body unread.
     async fn run(
         &self,
         client: &reqwest::Client,
         mut request: reqwest::Request,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.prepare(&mut request);
+        limits: &mut Limits,
+    ) -> std::result::Result<reqwest::Response, RunFailure> {
+        let to_deck = self.prepare(&mut request);
         let max_attempts = self.attempts_for(&request);
         let started = tokio::time::Instant::now();
         let mut waited = Duration::ZERO;
+        let mut permit_wait = Duration::ZERO;
         let mut request = Some(request);
         let mut attempt = 1;
         loop {
@@ -170,11 +227,35 @@ impl DeckExecutor {
                     .expect("the last attempt consumes the request"),
             };
             let last = request.is_none();
-            let result = match client.execute(this).await {
-                Ok(response) if !response.status().is_success() => Ok(buffer_error(response).await),
-                Ok(response) => Ok(Attempt::Success(response)),
-                Err(error) => Err(error),
+            if to_deck {
+                permit_wait += self
+                    .limiter
+                    .acquire(limits.deadline)
+                    .await
+                    .map_err(|late| RunFailure::PermitTooLate(late.wait))?;
+            }
+            let attempt_result = limits
+                .spend(async {
+                    match client.execute(this).await {
+                        Ok(response) if !response.status().is_success() => {
+                            Ok(buffer_error(response).await)
+                        }
+                        Ok(response) => Ok(Attempt::Success(response)),
+                        Err(error) => Err(error),
+                    }
+                })
+                .await;
+            let Some(result) = attempt_result else {
+                return Err(RunFailure::BudgetSpent);
             };
+            let rate_limited = matches!(&result, Ok(Attempt::Failure(f)) if f.is_rate_limited());
+            if to_deck && result.is_ok() {
+                if rate_limited {
+                    self.limiter.on_rate_limited();
+                } else {
+                    self.limiter.on_success();
+                }
+            }
             let (outcome, retry_after, retryable) = match &result {
                 Ok(Attempt::Success(response)) => (
                     Outcome::Response {
@@ -193,16 +274,28 @@ impl DeckExecutor {
                 Err(error) => (Outcome::Failed(error), None, response::is_transient(error)),
             };
             if retryable && !last {
-                let delay = self.retry.delay(attempt, retry_after);
+                // With the limiter on, a rate-limit rejection waits for the next permit (at the
+                // rate that just dropped) instead of a backoff of its own.
+                let paced = rate_limited && retry_after.is_none() && self.limiter.is_on();
+                let delay = if paced {
+                    Duration::ZERO
+                } else {
+                    self.retry.delay(attempt, retry_after)
+                };
                 if waited + delay <= self.retry.max_total_delay() {
                     trace::retrying(attempt, delay, &outcome);
-                    tokio::time::sleep(delay).await;
+                    if limits.spend(tokio::time::sleep(delay)).await.is_none() {
+                        return Err(RunFailure::BudgetSpent);
+                    }
                     waited += delay;
                     attempt += 1;
                     continue;
                 }
             }
             let span = tracing::Span::current();
+            if !permit_wait.is_zero() {
+                span.record("permit_wait_ms", permit_wait.as_millis() as u64);
+            }
             let header_id = match &result {
                 Ok(Attempt::Success(response)) => response::header_request_id(response.headers()),
                 _ => None,
@@ -216,7 +309,9 @@ impl DeckExecutor {
                 (outcome, _) => outcome,
             };
             trace::finish(&span, attempt, started.elapsed(), &outcome);
-            return result.map(Attempt::into_response);
+            return result
+                .map(Attempt::into_response)
+                .map_err(RunFailure::Transport);
         }
     }
 }
@@ -230,7 +325,19 @@ impl Execute for DeckExecutor {
         operation_id: &'static str,
     ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
         let span = trace::request_span(operation_id, &request);
-        Box::pin(self.run(client, request).instrument(span))
+        Box::pin(
+            async move {
+                match self.run(client, request, &mut Limits::default()).await {
+                    Ok(response) => Ok(response),
+                    Err(RunFailure::Transport(e)) => Err(e),
+                    // Without a deadline or budget neither can happen; a permit is always granted.
+                    Err(RunFailure::PermitTooLate(_) | RunFailure::BudgetSpent) => {
+                        unreachable!("the escape hatch sets no deadline")
+                    }
+                }
+            }
+            .instrument(span),
+        )
     }
 }
 
@@ -243,6 +350,7 @@ impl fmt::Debug for DeckExecutor {
             .field("call_timeout", &self.call_timeout)
             .field("max_response_body", &self.max_response_body)
             .field("retry", &self.retry)
+            .field("rate_limit", &self.limiter)
             .finish()
     }
 }
@@ -261,6 +369,17 @@ struct Failure {
 }
 
 impl Failure {
+    /// A 429 whose code is `rate_limit_exceeded` (or that carries no code): a request-rate signal.
+    /// `session_limit_exceeded` (the concurrency limit on runs) is not.
+    fn is_rate_limited(&self) -> bool {
+        self.response.status() == StatusCode::TOO_MANY_REQUESTS
+            && !self
+                .body
+                .errors
+                .iter()
+                .any(|e| e.code == "session_limit_exceeded")
+    }
+
     fn outcome(&self) -> Outcome<'_> {
         Outcome::Response {
             status: self.response.status(),
@@ -332,6 +451,7 @@ mod tests {
             call_timeout: None,
             max_response_body: 1024,
             retry,
+            limiter: Limiter::new(crate::rate_limit::RateLimit::default()),
         }
     }
 

@@ -47,6 +47,7 @@ pub mod config;
 pub mod error;
 mod executor;
 mod key_boundary;
+pub mod rate_limit;
 mod response;
 pub mod retry;
 mod trace;
@@ -55,6 +56,7 @@ pub use call::{CallExt, CallOptions, ListExt};
 pub use client::Deck;
 pub use config::DeckBuilder;
 pub use error::{ApiErrorDetail, Error, ErrorKind, Result};
+pub use rate_limit::RateLimit;
 pub use retry::RetryConfig;
 
 /// What most users import: `use deck_api_ext::prelude::*;`.

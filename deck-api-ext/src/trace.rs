@@ -2,7 +2,8 @@
 //!
 //! Span fields: `operation` (the spec's operationId), `method`, `path` (the URL path only: query
 //! strings are never recorded), and, once known, `status`, `attempt` (attempts made),
-//! `duration_ms` (all attempts and waits) and `request_id` (Deck puts it in the body: it is read
+//! `duration_ms` (all attempts and waits), `permit_wait_ms` (time spent waiting for the rate
+//! limiter, when any) and `request_id` (Deck puts it in the body: it is read
 //! from failed responses, whose bodies the executor buffers; for successes it is recorded when a
 //! `x-request-id` or `request-id` header carries it, and is otherwise the `request_id` field of
 //! the decoded response). Nothing here sees the API key: the `Authorization` header is never
@@ -23,6 +24,7 @@ pub(crate) fn request_span(operation: &str, request: &reqwest::Request) -> Span 
         status = Empty,
         attempt = Empty,
         duration_ms = Empty,
+        permit_wait_ms = Empty,
         request_id = Empty,
     )
 }

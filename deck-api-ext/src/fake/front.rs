@@ -32,7 +32,10 @@ pub(crate) async fn api(
     );
     let ticket = shared.recorder.record(recorded);
 
+    let over_limit = shared.rate_window.as_ref().is_some_and(|w| !w.admit());
     let response = match (body, classify_authorization(&parts, &shared.api_key)) {
+        _ if over_limit => ApiError::new("rate_limit", "rate_limit_exceeded", "Too many requests.")
+            .respond(StatusCode::TOO_MANY_REQUESTS, &request_id),
         (None, _) => ApiError::new(
             "request",
             "body_too_large",

@@ -99,6 +99,7 @@ mod faults;
 mod front;
 mod idempotency;
 mod range;
+mod rate_window;
 mod record;
 mod render;
 mod seed;
@@ -299,6 +300,7 @@ pub struct FakeDeckBuilder {
     url_ttl: Duration,
     secret: u64,
     demo: bool,
+    rate_limit: Option<(u32, Duration)>,
 }
 
 impl Default for FakeDeckBuilder {
@@ -308,6 +310,7 @@ impl Default for FakeDeckBuilder {
             url_ttl: DEFAULT_URL_TTL,
             secret: DEFAULT_SECRET,
             demo: false,
+            rate_limit: None,
         }
     }
 }
@@ -318,6 +321,7 @@ impl fmt::Debug for FakeDeckBuilder {
             .field("api_key", &REDACTED)
             .field("url_ttl", &self.url_ttl)
             .field("demo", &self.demo)
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -343,6 +347,16 @@ impl FakeDeckBuilder {
         self
     }
 
+    /// Enforces an organization rate limit: at most `requests` accepted API requests in any
+    /// `window` (a sliding window, in tokio time), beyond which Deck's `429 rate_limit_exceeded`
+    /// is answered, without `Retry-After` (Deck documents none). Off by default. Deck's own
+    /// limit is `rate_limit(200, Duration::from_secs(10))`; tests and benchmarks may scale the
+    /// window down. The storage origin is never limited.
+    pub fn rate_limit(mut self, requests: u32, window: Duration) -> Self {
+        self.rate_limit = Some((requests.max(1), window.max(Duration::from_millis(1))));
+        self
+    }
+
     /// Seeds the [`demo`] data set.
     pub fn demo_data(mut self) -> Self {
         self.demo = true;
@@ -365,6 +379,7 @@ impl FakeDeckBuilder {
             api_key: self.api_key.clone(),
             secret: self.secret,
             url_ttl: self.url_ttl,
+            rate_limit: self.rate_limit,
         })
         .await?;
         let fake = FakeDeck {

@@ -20,6 +20,7 @@ pub(crate) struct Settings {
     pub(crate) api_key: String,
     pub(crate) secret: u64,
     pub(crate) url_ttl: Duration,
+    pub(crate) rate_limit: Option<(u32, Duration)>,
 }
 
 /// Two running listeners and what is needed to stop them.
@@ -47,6 +48,7 @@ impl Running {
             settings.url_ttl,
             format!("http://{storage_addr}"),
             signal,
+            settings.rate_limit,
         ));
         let tasks = vec![
             spawn(api_listener, api::router(shared.clone()), shared.clone()),

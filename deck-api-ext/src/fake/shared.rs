@@ -4,6 +4,7 @@
 use super::clock::UrlClock;
 use super::faults::Faults;
 use super::idempotency::Idempotency;
+use super::rate_window::RateWindow;
 use super::record::Recorder;
 use super::signing;
 use super::state::Store;
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
     storage_requests: AtomicU64,
     nonces: AtomicU64,
     shutdown: watch::Receiver<bool>,
+    /// The organization rate limit, when enforced.
+    pub(crate) rate_window: Option<RateWindow>,
 }
 
 impl Shared {
@@ -46,6 +49,7 @@ impl Shared {
         url_ttl: Duration,
         storage_base: String,
         shutdown: watch::Receiver<bool>,
+        rate_limit: Option<(u32, Duration)>,
     ) -> Self {
         Self {
             api_key,
@@ -62,6 +66,7 @@ impl Shared {
             storage_requests: AtomicU64::new(0),
             nonces: AtomicU64::new(0),
             shutdown,
+            rate_window: rate_limit.map(|(n, window)| RateWindow::new(n, window)),
         }
     }
 

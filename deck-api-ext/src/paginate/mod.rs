@@ -191,11 +191,9 @@ impl<T: DeserializeOwned + Send + 'static> Paginator<T> {
 
 impl<T: Send + 'static> Paginator<T> {
     /// A paginator whose pages come from `fetch`: called once per page with the cursor and page
-    /// size to ask for, it returns the page (see [`Page::from`] for the generated list
-    /// responses). `operation_id` names the listing in errors.
-    ///
-    /// Query filters cannot be added to such a paginator with [`filter`](Self::filter) (the
-    /// fetcher sends its own); everything else applies.
+    /// size to ask for, it returns the page ([`Page::new`]). `operation_id` names the listing in
+    /// errors. For generated list operations use `.paginate()` ([`ListExt`](crate::ListExt))
+    /// instead; everything else (guards, prefetch, `max_items`, resuming) applies here too.
     pub fn from_fn<F, Fut>(operation_id: &'static str, fetch: F) -> Self
     where
         F: Fn(PageRequest) -> Fut + Send + Sync + 'static,

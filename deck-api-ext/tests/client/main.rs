@@ -6,5 +6,6 @@ mod support;
 mod config;
 mod errors;
 mod proptest;
+mod rate_limit;
 mod retry;
 mod secrets;

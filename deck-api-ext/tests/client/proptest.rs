@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use crate::support::{Reply, Server, deck_with};
+use crate::support::{Reply, Server};
 use deck_api_ext::RetryConfig;
 use deck_api_ext::prelude::*;
 use proptest::prelude::*;
@@ -29,8 +29,15 @@ fn harness() -> &'static Harness {
             .build()
             .unwrap();
         let server = runtime.block_on(Server::start([]));
-        // Retries off: every scripted reply is answered to exactly one call, without sleeping.
-        let deck = runtime.block_on(async { deck_with(server.url(), RetryConfig::disabled()) });
+        // Retries and the rate limiter off: every scripted reply is answered to exactly one call,
+        // without sleeping (thousands of requests in real time).
+        let deck = runtime.block_on(async {
+            crate::support::builder(server.url())
+                .retry(RetryConfig::disabled())
+                .rate_limit(deck_api_ext::RateLimit::off())
+                .build()
+                .unwrap()
+        });
         Harness {
             runtime,
             server,

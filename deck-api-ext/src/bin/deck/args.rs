@@ -24,6 +24,11 @@ Configuration:
                  without an account: deck storage pull trun_demo_statements --out deck-files
   DECK_BASE_URL  The API base URL (default https://api.deck.co/v2); --base-url overrides it.
                  A base URL without DECK_API_KEY is an error (the demo server is not started).
+  DECK_RATE_LIMIT
+                 Requests per window this program may send to the Deck API, e.g. 200/10s
+                 (Deck's documented organization limit, the default), 100/10s to leave half to
+                 other services, or off. The rate also drops after 429 rate_limit_exceeded and
+                 recovers; downloads are not limited.
 
 Output:
   Results go to stdout (JSON); notices, progress, summaries and errors go to stderr, one line

@@ -19,11 +19,14 @@ use std::io::Write;
 
 use deck_api_ext::config::{API_KEY_ENV, BASE_URL_ENV};
 use deck_api_ext::fake::{FakeDeck, RunSeed, demo};
-use deck_api_ext::{Deck, DeckBuilder};
+use deck_api_ext::{Deck, DeckBuilder, RateLimit};
 
 use crate::failure::Failure;
 
 /// Identifies the program in the `User-Agent` after the SDK's own product.
+/// The environment variable with the client-side rate limit (`200/10s`, `off`).
+pub const RATE_LIMIT_ENV: &str = "DECK_RATE_LIMIT";
+
 const USER_AGENT_SUFFIX: &str = concat!("deck-cli/", env!("CARGO_PKG_VERSION"));
 
 /// A client, and the demo server it talks to when there is one (kept alive with the session).
@@ -59,6 +62,11 @@ pub async fn connect_with(
             })
             .transpose()
     };
+    let rate_limit = match text(RATE_LIMIT_ENV)?.filter(|v| !v.trim().is_empty()) {
+        Some(value) => RateLimit::parse(&value)
+            .map_err(|e| Failure::Config(format!("{RATE_LIMIT_ENV}: {e}")))?,
+        None => RateLimit::default(),
+    };
     let key = text(API_KEY_ENV)?;
     let env_base = text(BASE_URL_ENV)?.filter(|url| !url.trim().is_empty());
 
@@ -87,6 +95,7 @@ pub async fn connect_with(
     }
     let deck = builder
         .user_agent_suffix(USER_AGENT_SUFFIX)
+        .rate_limit(rate_limit)
         .build()
         .map_err(|error| name_the_flag(error, base_url_flag.is_some()))?;
     Ok(Session { deck, _demo: None })
@@ -153,6 +162,22 @@ mod tests {
         let mut notice = Vec::new();
         let result = connect_with(flag, env(pairs), &mut notice).await;
         (result, String::from_utf8(notice).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_bad_rate_limit_is_named() {
+        let (result, _) = connect_to(
+            None,
+            &[(API_KEY_ENV, "sk_test_x"), (RATE_LIMIT_ENV, "fast")],
+        )
+        .await;
+        let Err(Failure::Config(message)) = result else {
+            panic!("expected a configuration failure");
+        };
+        assert!(
+            message.starts_with("DECK_RATE_LIMIT: expected `off`"),
+            "{message}"
+        );
     }
 
     #[tokio::test]
