@@ -1,15 +1,21 @@
 //! Streaming, resumable downloads of one storage item from its pre-signed URL: see [`Download`].
 
 use std::fmt;
+use std::io;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::backoff::Backoff;
 
+use futures_util::future::BoxFuture;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
+use tokio::fs::File;
+use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::time::Instant;
 
 use super::part_file::PartFile;
 use super::{PresignedUrl, StorageItem};
@@ -26,6 +32,10 @@ pub struct Progress {
     pub total: u64,
     /// Bytes written since the previous report.
     pub delta: u64,
+    /// Bytes written earlier and thrown away by this report, because the download restarted
+    /// from byte 0 (the file changed on the storage host, or it could not be resumed safely);
+    /// `bytes_done` then counts again from 0. Usually 0.
+    pub discarded: u64,
 }
 
 /// A progress callback; called from the downloading task, so keep it quick.
@@ -35,15 +45,29 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 #[derive(Clone)]
 pub struct DownloadOptions {
     max_attempts: u32,
+    max_total_attempts: u32,
+    speed_limit: u64,
+    speed_time: Duration,
     backoff: Backoff,
     progress: Option<ProgressFn>,
 }
 
+/// Default of [`DownloadOptions::with_max_total_attempts`].
+pub const DEFAULT_MAX_TOTAL_ATTEMPTS: u32 = 30;
+/// Default low-speed limit in bytes per second ([`DownloadOptions::with_speed_limit`]).
+pub const DEFAULT_SPEED_LIMIT: u64 = 1024;
+/// Default low-speed period ([`DownloadOptions::with_speed_limit`]).
+pub const DEFAULT_SPEED_TIME: Duration = Duration::from_secs(30);
+
 impl Default for DownloadOptions {
-    /// 5 attempts without progress, backoff from 250 ms doubling up to 8 s, no progress callback.
+    /// 5 attempts without progress, 30 attempts in all, a low-speed limit of 1 KiB/s over 30 s,
+    /// backoff from 250 ms doubling up to 8 s, no progress callback.
     fn default() -> Self {
         DownloadOptions {
             max_attempts: 5,
+            max_total_attempts: DEFAULT_MAX_TOTAL_ATTEMPTS,
+            speed_limit: DEFAULT_SPEED_LIMIT,
+            speed_time: DEFAULT_SPEED_TIME,
             backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(8)),
             progress: None,
         }
@@ -52,10 +76,31 @@ impl Default for DownloadOptions {
 
 impl DownloadOptions {
     /// How many attempts in a row may fail without delivering new bytes before the download
-    /// gives up (at least 1; 1 means a failure without progress is final). Attempts that made
-    /// progress are always retried.
+    /// gives up (at least 1; 1 means a failure without progress is final). An attempt that made
+    /// progress (at least the [speed limit](Self::with_speed_limit)) resets this count, within
+    /// the [total cap](Self::with_max_total_attempts).
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// How many requests one download may make to the storage host in all, progress or not
+    /// (default [`DEFAULT_MAX_TOTAL_ATTEMPTS`], at least 1): a host that sends a few new bytes
+    /// per connection cannot keep a download reconnecting forever.
+    pub fn with_max_total_attempts(mut self, attempts: u32) -> Self {
+        self.max_total_attempts = attempts.max(1);
+        self
+    }
+
+    /// The low-speed limit, as curl's `--speed-limit`/`--speed-time`: an attempt whose body
+    /// arrives slower than `bytes_per_second` on average over a period of `period` fails (and
+    /// counts as an attempt without progress, however many bytes it delivered). Defaults:
+    /// [`DEFAULT_SPEED_LIMIT`] bytes/s over [`DEFAULT_SPEED_TIME`]. `0` bytes/s or a zero
+    /// period turns the check off; the read-idle timeout still applies. Measured with
+    /// `tokio::time`, so paused test time drives it.
+    pub fn with_speed_limit(mut self, bytes_per_second: u64, period: Duration) -> Self {
+        self.speed_limit = bytes_per_second;
+        self.speed_time = period;
         self
     }
 
@@ -91,6 +136,27 @@ impl DownloadOptions {
         self.max_attempts
     }
 
+    /// The total attempt cap; see [`with_max_total_attempts`](Self::with_max_total_attempts).
+    pub fn max_total_attempts(&self) -> u32 {
+        self.max_total_attempts
+    }
+
+    /// The low-speed limit in bytes per second; see [`with_speed_limit`](Self::with_speed_limit).
+    pub fn speed_limit(&self) -> u64 {
+        self.speed_limit
+    }
+
+    /// The low-speed period; see [`with_speed_limit`](Self::with_speed_limit).
+    pub fn speed_time(&self) -> Duration {
+        self.speed_time
+    }
+
+    /// Whether the low-speed check is on.
+    fn speed_check(&self) -> Option<(u64, Duration)> {
+        (self.speed_limit > 0 && !self.speed_time.is_zero())
+            .then_some((self.speed_limit, self.speed_time))
+    }
+
     fn backoff(&self, failures: u32) -> Duration {
         self.backoff.delay(failures)
     }
@@ -100,6 +166,9 @@ impl fmt::Debug for DownloadOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DownloadOptions")
             .field("max_attempts", &self.max_attempts)
+            .field("max_total_attempts", &self.max_total_attempts)
+            .field("speed_limit", &self.speed_limit)
+            .field("speed_time", &self.speed_time)
             .field("initial_backoff", &self.backoff.initial)
             .field("max_backoff", &self.backoff.max)
             .field("progress", &self.progress.as_ref().map(|_| "Fn(Progress)"))
@@ -117,8 +186,17 @@ pub struct Downloaded {
     pub attempts: u32,
     /// Attempts that continued where the previous one stopped (`206 Partial Content`).
     pub resumed: u32,
-    /// Attempts after a drop that the server answered with the whole file (it ignored `Range`).
+    /// Attempts after a drop that the server answered with the whole file (it ignored `Range`,
+    /// or the file changed), whether the bytes already written were skipped (same strong
+    /// `ETag`: the same file) or discarded ([`restarted_from_zero`](Self::restarted_from_zero)).
     pub restarted: u32,
+    /// Times the bytes already written were discarded and the download started again from
+    /// byte 0: the file changed on the storage host (a `200` to an `If-Range` request, or
+    /// another validator), or the storage host sent no validator to resume safely with.
+    pub restarted_from_zero: u32,
+    /// Whether the storage host sent neither a strong `ETag` nor `Last-Modified`, so a
+    /// dropped connection could not be resumed and restarted from byte 0 instead.
+    pub unvalidated: bool,
     /// Whether the item was fetched again for a fresh URL (expired or missing URL).
     pub url_refreshed: bool,
 }
@@ -133,15 +211,28 @@ pub struct Downloaded {
 ///   they need while a stalled connection is still detected.
 /// - **Streaming.** The body is written chunk by chunk; the file is never held in memory.
 /// - **Resume.** When the connection drops, the next attempt asks for the rest with
-///   `Range: bytes=N-`. A server that ignores the range (answers 200 with the whole file) is
-///   handled as a restart: the bytes already written are skipped in the new body.
+///   `Range: bytes=N-` and `If-Range` (the first response's strong `ETag`, else its
+///   `Last-Modified`), so the rest comes from the same version of the file. A `206` must carry
+///   that validator; a `200` with the same strong `ETag` is the same file with `Range` ignored
+///   (the bytes already written are skipped); any other answer means the file changed, and the
+///   download restarts from byte 0, discarding what was written. A first response without a
+///   validator is never resumed: a drop restarts from byte 0 ([`Downloaded::unvalidated`],
+///   [`Downloaded::restarted_from_zero`], a `tracing` warning). Two versions are never spliced.
 /// - **Bounded attempts.** At most [`DownloadOptions::max_attempts`] attempts in a row may fail
 ///   without delivering new bytes (with exponential backoff between them); an attempt that made
-///   progress is retried at once. A download therefore always ends.
+///   progress is retried at once, and [`DownloadOptions::max_total_attempts`] caps the requests
+///   of one download in all. A download therefore always ends.
+/// - **Low-speed limit.** A body arriving slower than [`DownloadOptions::speed_limit`] bytes/s
+///   over [`DownloadOptions::speed_time`] fails the attempt, as an attempt without progress, so
+///   a host trickling bytes cannot hold a download open.
+/// - **Permanent failures fail at once.** A URL that does not parse or is not http(s), a
+///   request that cannot be built, and any 4xx but 403 (expired URL), 408 and 429 are final at
+///   the first attempt; errors name the storage id and file, never the URL.
 /// - **Expired URLs.** Pre-signed URLs are time-limited. A 403 from the storage host, or an item
 ///   whose `url` is `null`, triggers one fetch of the item (`GET /storage/{id}`) for a fresh URL.
 /// - **Exact length.** The result must be exactly `file_size` bytes: a body longer than that is
-///   an error, a shorter one is resumed.
+///   an error, a shorter one is resumed. Sizes come from servers and are untrusted: every sum
+///   and comparison of them is checked or saturating, never overflowing.
 /// - **Atomic files.** [`Download::to_path`] writes to a temporary file beside the target,
 ///   flushes and syncs it, and renames it over the target only when complete and of length
 ///   `file_size`; on failure (or cancellation) no file is left at the target and the temporary
@@ -202,14 +293,17 @@ impl Download {
     }
 
     /// Streams the file into `writer` (flushed at the end). On failure, `writer` may hold part
-    /// of the file; use [`to_path`](Self::to_path) for all-or-nothing files.
+    /// of the file; use [`to_path`](Self::to_path) for all-or-nothing files. A writer cannot be
+    /// rewound, so where [`to_path`](Self::to_path) restarts from byte 0 (the file changed on
+    /// the storage host after a drop, or it sent no validator to resume with), this fails.
     pub async fn to_writer<W>(self, writer: &mut W) -> Result<Downloaded>
     where
         W: AsyncWrite + Unpin + ?Sized,
     {
         let context = self.context();
-        let done = self.run(writer).await?;
-        writer
+        let mut sink = Plain(writer);
+        let done = self.run(&mut sink).await?;
+        sink.0
             .flush()
             .await
             .map_err(|e| Error::io(format!("writing {context}"), e))?;
@@ -219,7 +313,8 @@ impl Download {
     /// Downloads the file to `path`, atomically: through a temporary file in the same
     /// directory, renamed over `path` only when complete and exactly `file_size` bytes long.
     /// On failure no file is left at `path` (an existing one is untouched) and the temporary
-    /// file is removed. The directory must exist.
+    /// file is removed. The directory must exist. An existing `path` is replaced, never written
+    /// through: a symlink there is replaced by the file, its target left alone.
     pub async fn to_path(self, path: impl AsRef<Path>) -> Result<Downloaded> {
         let expected = self.item.file_size;
         let mut part = PartFile::create(path.as_ref()).await?;
@@ -236,14 +331,11 @@ impl Download {
         )
     }
 
-    async fn run<W>(mut self, writer: &mut W) -> Result<Downloaded>
-    where
-        W: AsyncWrite + Unpin + ?Sized,
-    {
+    async fn run<S: Sink + ?Sized>(mut self, sink: &mut S) -> Result<Downloaded> {
         let context = self.context();
         let total = self.item.file_size;
         let mut done = Downloaded::default();
-        let mut written = 0u64;
+        let mut state = State::default();
         let mut failures = 0u32;
         loop {
             let Some(url) = self.item.url.clone() else {
@@ -251,14 +343,24 @@ impl Download {
                     .await?;
                 continue;
             };
+            check_url(&url, &context)?;
+            if done.attempts >= self.options.max_total_attempts {
+                return Err(Error::download(
+                    context,
+                    format!(
+                        "giving up after {} attempt(s) in all ({} of {total} bytes written)",
+                        done.attempts, state.written
+                    ),
+                ));
+            }
             done.attempts += 1;
-            let before = written;
+            let before = state.written;
             match self
-                .attempt(&url, writer, &mut written, &mut done, &context)
+                .attempt(&url, sink, &mut state, &mut done, &context)
                 .await?
             {
                 Attempt::Complete => {
-                    done.bytes = written;
+                    done.bytes = state.written;
                     return Ok(done);
                 }
                 Attempt::Expired(status) => {
@@ -268,8 +370,9 @@ impl Download {
                     );
                     self.refresh(&mut done, &context, &reason).await?;
                 }
-                Attempt::Failed(error) => {
-                    if written > before {
+                Attempt::Failed { error, slow } => {
+                    let written = state.written;
+                    if written > before && !slow {
                         failures = 0;
                         tracing::debug!(
                             storage_id = %self.item.id,
@@ -329,28 +432,89 @@ impl Download {
         Ok(())
     }
 
-    /// One request to the storage host. `Err` is final; `Ok(Attempt::Failed)` may be retried.
-    async fn attempt<W>(
+    /// Throws away everything written (the file changed, or cannot be resumed safely), so the
+    /// download starts again from byte 0. Fails when the sink cannot be rewound.
+    async fn discard<S: Sink + ?Sized>(
         &self,
-        url: &PresignedUrl,
-        writer: &mut W,
-        written: &mut u64,
+        sink: &mut S,
+        state: &mut State,
         done: &mut Downloaded,
         context: &str,
-    ) -> Result<Attempt>
-    where
-        W: AsyncWrite + Unpin + ?Sized,
-    {
+        why: &str,
+    ) -> Result<()> {
+        let discarded = state.written;
+        let rewound = sink
+            .rewind()
+            .await
+            .map_err(|e| Error::io(format!("writing {context}"), e))?;
+        if !rewound {
+            return Err(Error::download(
+                context,
+                format!(
+                    "{why} after {discarded} bytes were written, and a writer cannot be rewound \
+                     to start again (download to a path instead)"
+                ),
+            ));
+        }
+        tracing::warn!(
+            storage_id = %self.item.id,
+            discarded,
+            reason = why,
+            "download restarted from byte 0"
+        );
+        state.written = 0;
+        state.validator = None;
+        done.restarted_from_zero += 1;
+        if let Some(progress) = &self.options.progress {
+            progress(Progress {
+                bytes_done: 0,
+                total: self.item.file_size,
+                delta: 0,
+                discarded,
+            });
+        }
+        Ok(())
+    }
+
+    /// One request to the storage host. `Err` is final; `Ok(Attempt::Failed)` may be retried.
+    async fn attempt<S: Sink + ?Sized>(
+        &self,
+        url: &PresignedUrl,
+        sink: &mut S,
+        state: &mut State,
+        done: &mut Downloaded,
+        context: &str,
+    ) -> Result<Attempt> {
         let total = self.item.file_size;
+        if state.written > 0 && state.validator.is_none() {
+            // Nothing to check a resumed body against: never splice, start over.
+            self.discard(
+                sink,
+                state,
+                done,
+                context,
+                "the storage host sent no ETag or Last-Modified to resume with",
+            )
+            .await?;
+        }
         let mut request = self.deck.storage_http().get(url.expose());
-        if *written > 0 {
-            request = request.header(RANGE, format!("bytes={written}-"));
+        if let (true, Some(validator)) = (state.written > 0, &state.validator) {
+            request = request
+                .header(RANGE, format!("bytes={}-", state.written))
+                .header(IF_RANGE, validator.header_value());
         }
         let mut response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return Ok(Attempt::Failed(transport(e))),
+            Err(e) if e.is_builder() => {
+                return Err(Error::download(
+                    context,
+                    format!("the request cannot be built: {}", transport(e)),
+                ));
+            }
+            Err(e) => return Ok(Attempt::failed(transport(e))),
         };
         let status = response.status();
+        let received = Validator::of(&response);
         let mut skip = 0u64;
         match status {
             StatusCode::OK => {
@@ -362,10 +526,29 @@ impl Download {
                         format!("the storage host sends {len} bytes, but file_size is {total}"),
                     ));
                 }
-                if *written > 0 {
-                    // The server ignored the range: restart, skipping what is already written.
+                if state.written > 0 {
                     done.restarted += 1;
-                    skip = *written;
+                    let same = matches!(
+                        (&state.validator, &received),
+                        (Some(Validator::ETag(ours)), Some(Validator::ETag(theirs))) if ours == theirs
+                    );
+                    if same {
+                        // The same file (same strong ETag), Range ignored: skip what is written.
+                        skip = state.written;
+                    } else {
+                        self.discard(
+                            sink,
+                            state,
+                            done,
+                            context,
+                            "the file changed on the storage host (200 to an If-Range request)",
+                        )
+                        .await?;
+                    }
+                }
+                if state.written == 0 {
+                    done.unvalidated = received.is_none();
+                    state.validator = received;
                 }
             }
             StatusCode::PARTIAL_CONTENT => {
@@ -374,11 +557,10 @@ impl Download {
                     .get(CONTENT_RANGE)
                     .and_then(|v| v.to_str().ok())
                     .and_then(parse_content_range);
+                let written = state.written;
                 match range {
                     Some((start, length))
-                        if start == *written && length.is_none_or(|l| l == total) =>
-                    {
-                        done.resumed += 1;
+                        if written > 0 && start == written && length.is_none_or(|l| l == total) => {
                     }
                     _ => {
                         return Err(Error::download(
@@ -391,8 +573,26 @@ impl Download {
                         ));
                     }
                 }
+                if !state
+                    .validator
+                    .as_ref()
+                    .is_some_and(|v| v.matches(&response))
+                {
+                    self.discard(
+                        sink,
+                        state,
+                        done,
+                        context,
+                        "the file changed on the storage host (206 with another validator)",
+                    )
+                    .await?;
+                    return Ok(Attempt::failed(
+                        "the resumed body belongs to a changed file".to_owned(),
+                    ));
+                }
+                done.resumed += 1;
             }
-            StatusCode::RANGE_NOT_SATISFIABLE if *written == total => {
+            StatusCode::RANGE_NOT_SATISFIABLE if state.written == total => {
                 return Ok(Attempt::Complete);
             }
             StatusCode::FORBIDDEN => return Ok(Attempt::Expired(status)),
@@ -400,7 +600,7 @@ impl Download {
                 || s == StatusCode::TOO_MANY_REQUESTS
                 || s.is_server_error() =>
             {
-                return Ok(Attempt::Failed(format!(
+                return Ok(Attempt::failed(format!(
                     "the storage host answered HTTP {}",
                     s.as_u16()
                 )));
@@ -413,12 +613,44 @@ impl Download {
             }
         }
 
+        let speed = self.options.speed_check();
+        let mut window_start = Instant::now();
+        let mut window_bytes = 0u64;
         loop {
-            let chunk = match response.chunk().await {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(e) => return Ok(Attempt::Failed(transport(e))),
+            let next = match speed.and_then(|(_, period)| window_start.checked_add(period)) {
+                Some(deadline) => tokio::time::timeout_at(deadline, response.chunk())
+                    .await
+                    .ok(),
+                None => Some(response.chunk().await),
             };
+            let chunk = match next {
+                None => None,
+                Some(Ok(Some(chunk))) => Some(chunk),
+                Some(Ok(None)) => break,
+                Some(Err(e)) => return Ok(Attempt::failed(transport(e))),
+            };
+            if let Some(chunk) = &chunk {
+                window_bytes = window_bytes.saturating_add(chunk.len() as u64);
+            }
+            if let Some((limit, period)) = speed {
+                let now = Instant::now();
+                if now.duration_since(window_start) >= period {
+                    let required = limit as f64 * period.as_secs_f64();
+                    if (window_bytes as f64) < required {
+                        return Ok(Attempt::Failed {
+                            error: format!(
+                                "the transfer was slower than {limit} bytes/s for {} s \
+                                 ({window_bytes} bytes)",
+                                period.as_secs_f64()
+                            ),
+                            slow: true,
+                        });
+                    }
+                    window_start = now;
+                    window_bytes = 0;
+                }
+            }
+            let Some(chunk) = chunk else { continue };
             let mut data = &chunk[..];
             if skip > 0 {
                 let n = skip.min(data.len() as u64) as usize;
@@ -429,32 +661,154 @@ impl Download {
                 continue;
             }
             let len = data.len() as u64;
-            if *written + len > total {
+            // `written <= total` always holds, so the subtraction cannot overflow.
+            if len > total - state.written {
                 return Err(Error::download(
                     context,
                     format!("the storage host sent more than file_size ({total}) bytes"),
                 ));
             }
-            writer
-                .write_all(data)
+            sink.write_all(data)
                 .await
                 .map_err(|e| Error::io(format!("writing {context}"), e))?;
-            *written += len;
+            state.written += len;
             if let Some(progress) = &self.options.progress {
                 progress(Progress {
-                    bytes_done: *written,
+                    bytes_done: state.written,
                     total,
                     delta: len,
+                    discarded: 0,
                 });
             }
         }
-        if *written == total {
+        let written = state.written;
+        if written == total {
             Ok(Attempt::Complete)
         } else {
-            Ok(Attempt::Failed(format!(
+            Ok(Attempt::failed(format!(
                 "the connection closed after {written} of {total} bytes"
             )))
         }
+    }
+}
+
+/// Where a download writes: a file that can be rewound, or a caller's writer that cannot.
+pub(crate) trait Sink: AsyncWrite + Unpin {
+    /// Discards everything written so far and continues at byte 0; `Ok(false)` when this sink
+    /// cannot.
+    fn rewind(&mut self) -> BoxFuture<'_, io::Result<bool>>;
+}
+
+impl Sink for BufWriter<File> {
+    fn rewind(&mut self) -> BoxFuture<'_, io::Result<bool>> {
+        Box::pin(async move {
+            self.flush().await?;
+            let file = self.get_mut();
+            file.set_len(0).await?;
+            file.seek(io::SeekFrom::Start(0)).await?;
+            Ok(true)
+        })
+    }
+}
+
+/// A caller's writer: written through, never rewound.
+struct Plain<'a, W: ?Sized>(&'a mut W);
+
+impl<W: AsyncWrite + Unpin + ?Sized> AsyncWrite for Plain<'_, W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+impl<W: AsyncWrite + Unpin + ?Sized> Sink for Plain<'_, W> {
+    fn rewind(&mut self) -> BoxFuture<'_, io::Result<bool>> {
+        Box::pin(std::future::ready(Ok(false)))
+    }
+}
+
+/// What one download has written, and what identifies the file those bytes came from.
+#[derive(Default)]
+struct State {
+    written: u64,
+    validator: Option<Validator>,
+}
+
+/// What identifies the version of the file whose bytes are written, sent as `If-Range`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Validator {
+    /// A strong `ETag` (weak ones cannot be used with `If-Range`).
+    ETag(String),
+    /// `Last-Modified`, when there is no strong `ETag`.
+    LastModified(String),
+}
+
+impl Validator {
+    /// The validator of a response: its strong `ETag`, else its `Last-Modified`.
+    fn of(response: &reqwest::Response) -> Option<Validator> {
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        header(ETAG)
+            .filter(|tag| tag.starts_with('"'))
+            .map(Validator::ETag)
+            .or_else(|| header(LAST_MODIFIED).map(Validator::LastModified))
+    }
+
+    fn header_value(&self) -> &str {
+        match self {
+            Validator::ETag(v) | Validator::LastModified(v) => v,
+        }
+    }
+
+    /// Whether a `206` carries this same validator (so it is a part of the same file).
+    fn matches(&self, response: &reqwest::Response) -> bool {
+        let name = match self {
+            Validator::ETag(_) => ETAG,
+            Validator::LastModified(_) => LAST_MODIFIED,
+        };
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == self.header_value())
+    }
+}
+
+/// Refuses, before any request, a download URL that can never work: one that does not parse,
+/// or whose scheme is not http or https. The error names the file and at most the scheme, never
+/// the URL (its query string is a credential).
+fn check_url(url: &PresignedUrl, context: &str) -> Result<()> {
+    match reqwest::Url::parse(url.expose()) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        Ok(parsed) => Err(Error::download(
+            context,
+            format!(
+                "the download URL has scheme {:?}; only http and https are supported",
+                parsed.scheme()
+            ),
+        )),
+        Err(e) => Err(Error::download(
+            context,
+            format!("the download URL is not a valid URL ({e})"),
+        )),
     }
 }
 
@@ -464,8 +818,15 @@ enum Attempt {
     Complete,
     /// The storage host refused the URL (403): fetch a fresh one.
     Expired(StatusCode),
-    /// A retryable failure, described.
-    Failed(String),
+    /// A retryable failure, described; `slow` when it fell below the low-speed limit (which
+    /// counts as an attempt without progress).
+    Failed { error: String, slow: bool },
+}
+
+impl Attempt {
+    fn failed(error: String) -> Self {
+        Attempt::Failed { error, slow: false }
+    }
 }
 
 /// Describes a transport failure without the URL's query string (its signature).
@@ -559,7 +920,7 @@ mod tests {
         let options = DownloadOptions::default().with_progress(|_| {});
         assert_eq!(
             format!("{options:?}"),
-            "DownloadOptions { max_attempts: 5, initial_backoff: 250ms, max_backoff: 8s, progress: Some(\"Fn(Progress)\") }"
+            "DownloadOptions { max_attempts: 5, max_total_attempts: 30, speed_limit: 1024, speed_time: 30s, initial_backoff: 250ms, max_backoff: 8s, progress: Some(\"Fn(Progress)\") }"
         );
     }
 }

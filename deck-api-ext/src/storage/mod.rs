@@ -32,7 +32,10 @@ mod part_file;
 mod pull;
 mod url;
 
-pub use download::{Download, DownloadOptions, Downloaded, Progress, ProgressFn};
+pub use download::{
+    DEFAULT_MAX_TOTAL_ATTEMPTS, DEFAULT_SPEED_LIMIT, DEFAULT_SPEED_TIME, Download, DownloadOptions,
+    Downloaded, Progress, ProgressFn,
+};
 pub use file_size::{ExactSize, FileSizeError, parse_decimal as parse_file_size};
 pub use item::{DeletedStorageItem, ExtractionResult, Purpose, StorageItem};
 pub use pull::{

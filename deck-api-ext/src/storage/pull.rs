@@ -27,7 +27,7 @@ pub enum PullEvent<'a> {
     Listed {
         /// Number of items in the run.
         files: usize,
-        /// Sum of their `file_size`s.
+        /// Sum of their `file_size`s (saturating at `u64::MAX`: sizes are untrusted).
         bytes: u64,
     },
     /// A file's download starts.
@@ -106,7 +106,7 @@ pub struct PullSummary {
     pub skipped: Vec<PulledFile>,
     /// Files that failed.
     pub failed: Vec<PullFailure>,
-    /// Bytes downloaded by this pull.
+    /// Bytes downloaded by this pull (saturating at `u64::MAX`).
     pub bytes: u64,
 }
 
@@ -140,7 +140,8 @@ impl fmt::Display for PullSummary {
 ///    and the progress total is known. URLs that expire meanwhile are refreshed per file.
 /// 2. Each item gets a local name from its `file_name`, sanitised so nothing is written outside
 ///    the directory, and disambiguated within the run (see [`assign_names`]).
-/// 3. Files already present with exactly `file_size` bytes are skipped; others are downloaded
+/// 3. Regular files (not symlinks) already present with exactly `file_size` bytes are skipped;
+///    others, symlinks included (replaced, never followed), are downloaded
 ///    ([`Download::to_path`]: atomic, resumable), at most [`DEFAULT_CONCURRENCY`] at a time.
 /// 4. One file's failure does not stop the others: the [`PullSummary`] lists what was downloaded,
 ///    skipped and failed.
@@ -219,7 +220,10 @@ impl PullRun {
         let names = assign_names(items.iter().map(|i| (i.id.as_str(), i.file_name.as_str())));
         self.emit(PullEvent::Listed {
             files: items.len(),
-            bytes: items.iter().map(|i| i.file_size).sum(),
+            // Sizes are untrusted: saturate rather than overflow.
+            bytes: items
+                .iter()
+                .fold(0u64, |sum, i| sum.saturating_add(i.file_size)),
         });
 
         let this = &self;
@@ -239,7 +243,7 @@ impl PullRun {
         for (_, item, path, result) in results {
             match result {
                 Ok(Some(done)) => {
-                    summary.bytes += done.bytes;
+                    summary.bytes = summary.bytes.saturating_add(done.bytes);
                     summary.downloaded.push(PulledFile {
                         storage_id: item.id,
                         path,
@@ -278,9 +282,11 @@ impl PullRun {
     }
 
     async fn fetch_one(&self, item: &StorageItem, path: &Path) -> Result<Option<Downloaded>> {
-        match tokio::fs::metadata(path).await {
+        // `symlink_metadata`: a symlink, wherever it points, is never a complete file; it is
+        // replaced by the download (the rename replaces the link, never its target).
+        match tokio::fs::symlink_metadata(path).await {
             Ok(meta) if meta.is_file() && meta.len() == item.file_size => return Ok(None),
-            Ok(meta) if !meta.is_file() => {
+            Ok(meta) if !meta.is_file() && !meta.is_symlink() => {
                 return Err(Error::download(
                     format!("downloading storage item {}", item.id),
                     format!("{} exists and is not a file", path.display()),

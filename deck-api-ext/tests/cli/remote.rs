@@ -283,6 +283,36 @@ async fn failed_files_are_each_one_line_and_the_pull_exits_1() {
     );
 }
 
+// Item 2: sizes near u64::MAX used to overflow the pull's totals: exit 101 ("attempt to add with
+// overflow"). Now each file fails on its own (the host sends another length) and deck exits 1.
+#[tokio::test]
+async fn huge_sizes_fail_their_files_instead_of_overflowing() {
+    let fake = fake_builder().start().await.unwrap();
+    let huge = |name: &str, seed| {
+        ItemSeed::new(name, "text/plain", Content::generated(10, seed)).declared_file_size(i64::MAX)
+    };
+    fake.add_run(RunSeed::new("trun_huge").items([
+        huge("a.txt", 1),
+        huge("b.txt", 2),
+        huge("c.txt", 3),
+    ]))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = deck(&["storage", "pull", "trun_huge", "--out"])
+        .arg(dir.path())
+        .against(&fake)
+        .run()
+        .await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(!run.stderr.contains("overflow"), "{run:#?}");
+    assert_eq!(run.stderr_lines().len(), 4, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains(": 0 downloaded, 0 skipped, 3 failed, 0 B in "),
+        "{run:#?}"
+    );
+}
+
 #[tokio::test]
 async fn a_closed_stdout_ends_the_listing_quietly() {
     let fake = fake_builder().start().await.unwrap();

@@ -8,6 +8,7 @@ mod support;
 mod api;
 mod download;
 mod extraction;
+mod hostile;
 mod items;
 mod pull;
 mod task_config;

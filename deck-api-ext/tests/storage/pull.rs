@@ -324,3 +324,75 @@ async fn expired_urls_of_a_long_listing_are_refreshed_per_file() {
         );
     }
 }
+
+// Item 2: sizes near u64::MAX used to overflow the listed total (a panic in debug builds).
+#[tokio::test]
+async fn huge_declared_sizes_saturate_instead_of_overflowing() {
+    let (_fake, deck) = fake_with(vec![
+        generated("a.bin", 10, 1).declared_file_size(i64::MAX),
+        generated("b.bin", 10, 2).declared_file_size(i64::MAX),
+        generated("c.bin", 10, 3).declared_file_size(i64::MAX),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let listed: Arc<Mutex<Option<u64>>> = Arc::default();
+    let seen = Arc::clone(&listed);
+    let summary = deck
+        .pull_run("trun_s", dir.path())
+        .options(fast())
+        .on_progress(move |event| {
+            if let PullEvent::Listed { bytes, .. } = event {
+                *seen.lock().unwrap() = Some(bytes);
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(*listed.lock().unwrap(), Some(u64::MAX));
+    assert_eq!(summary.failed.len(), 3);
+    assert_eq!(summary.bytes, 0);
+    assert!(dir_names(dir.path()).is_empty());
+}
+
+// Item 11: a symlink of the right size used to count as a complete file.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlink_in_the_directory_is_replaced_never_skipped_or_followed() {
+    let (fake, deck) = fake_with(vec![generated("a.bin", 1000, 1)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, vec![b'v'; 1000]).unwrap();
+    let link = dir.path().join("a.bin");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+
+    let summary = deck.pull_run("trun_s", dir.path()).await.unwrap();
+    assert!(summary.skipped.is_empty(), "{summary}");
+    assert_eq!(summary.downloaded.len(), 1, "{summary}");
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the link is replaced by a regular file"
+    );
+    assert_eq!(
+        std::fs::read(&link).unwrap(),
+        content(&fake, &summary.downloaded[0].storage_id)
+    );
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        vec![b'v'; 1000],
+        "target untouched"
+    );
+
+    // A symlink to a directory is replaced too, and nothing is written into the directory.
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+    let again = deck.pull_run("trun_s", dir.path()).await.unwrap();
+    assert_eq!(again.downloaded.len(), 1, "{again}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+    assert_eq!(dir_names(outside.path()), ["victim"]);
+}

@@ -58,12 +58,19 @@ impl PullProgress {
                     .set_style(style(BAR_TEMPLATE).progress_chars("=> "));
                 self.show_files();
             }
-            PullEvent::Progress { progress, .. } => self.advance(progress.delta),
+            PullEvent::Progress { progress, .. } => {
+                if progress.discarded > 0 {
+                    // The file restarted from byte 0: take back what it had counted.
+                    self.bar
+                        .set_position(self.bar.position().saturating_sub(progress.discarded));
+                }
+                self.advance(progress.delta);
+            }
             PullEvent::Finished { path, outcome, .. } => {
                 if outcome == FileOutcome::Skipped {
                     // A skipped file is complete on disk: count its bytes as done.
-                    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-                    self.bar.inc(size);
+                    let size = std::fs::symlink_metadata(path).map_or(0, |m| m.len());
+                    self.advance(size);
                 }
                 self.files_done.fetch_add(1, Ordering::Relaxed);
                 self.show_files();
@@ -72,9 +79,11 @@ impl PullProgress {
         }
     }
 
-    /// Counts `bytes` more as written.
+    /// Counts `bytes` more as written, saturating (sizes come from the server, untrusted;
+    /// `ProgressBar::inc` would wrap).
     fn advance(&self, bytes: u64) {
-        self.bar.inc(bytes);
+        self.bar
+            .set_position(self.bar.position().saturating_add(bytes));
     }
 
     /// Removes the bar, so the summary lines that follow stand alone.
@@ -135,5 +144,17 @@ mod tests {
         assert_eq!(progress.bar.position(), 4);
         progress.advance(3);
         assert_eq!(progress.bar.position(), 7);
+    }
+
+    #[test]
+    fn huge_sizes_saturate_instead_of_wrapping() {
+        let progress = PullProgress::new(ProgressBar::hidden());
+        progress.on_event(PullEvent::Listed {
+            files: 2,
+            bytes: u64::MAX,
+        });
+        progress.advance(u64::MAX - 1);
+        progress.advance(u64::MAX - 1);
+        assert_eq!(progress.bar.position(), u64::MAX);
     }
 }
