@@ -249,11 +249,14 @@ impl DeckExecutor {
                 return Err(RunFailure::BudgetSpent);
             };
             let rate_limited = matches!(&result, Ok(Attempt::Failure(f)) if f.is_rate_limited());
+            let told_when = matches!(&result, Ok(Attempt::Failure(f))
+                if f.response.headers().contains_key(reqwest::header::RETRY_AFTER));
             if to_deck && result.is_ok() {
-                if rate_limited {
-                    self.limiter.on_rate_limited();
-                } else {
-                    self.limiter.on_success();
+                match (rate_limited, told_when) {
+                    // Deck documents no Retry-After: one that comes is followed as it says.
+                    (true, true) => {}
+                    (true, false) => self.limiter.on_rate_limited(),
+                    (false, _) => self.limiter.on_success(),
                 }
             }
             let (outcome, retry_after, retryable) = match &result {
