@@ -5,6 +5,7 @@ mod support;
 
 mod config;
 mod errors;
+mod hostile;
 mod proptest;
 mod retry;
 mod secrets;
