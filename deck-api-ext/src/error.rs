@@ -328,24 +328,24 @@ impl Error {
                 clean(field);
             }
         }
-        if let Some(validation) = &mut inner.validation {
-            if validation.keys().any(|k| k.contains(secret))
-                || validation.values().flatten().any(|m| m.contains(secret))
-            {
-                *validation = std::mem::take(validation)
-                    .into_iter()
-                    .map(|(field, messages)| {
-                        let scrub = |t: String| t.replace(secret, REDACTED);
-                        (scrub(field), messages.into_iter().map(scrub).collect())
-                    })
-                    .collect();
-            }
+        if let Some(validation) = &mut inner.validation
+            && (validation.keys().any(|k| k.contains(secret))
+                || validation.values().flatten().any(|m| m.contains(secret)))
+        {
+            *validation = std::mem::take(validation)
+                .into_iter()
+                .map(|(field, messages)| {
+                    let scrub = |t: String| t.replace(secret, REDACTED);
+                    (scrub(field), messages.into_iter().map(scrub).collect())
+                })
+                .collect();
         }
         if let Some(raw) = &mut inner.raw_body {
             clean(raw);
-            // A snippet cut in the middle of the secret would still show its beginning.
+            // A snippet cut in the middle of the secret would still show its beginning (a tail
+            // of fewer than four characters tells nothing and is kept).
             if let Some(kept) = raw.strip_suffix('…') {
-                let partial = (1..secret.len())
+                let partial = (4..secret.len())
                     .rev()
                     .filter(|&n| secret.is_char_boundary(n))
                     .find(|&n| kept.ends_with(&secret[..n]));
@@ -899,6 +899,40 @@ mod tests {
         let s = snippet(&invalid);
         assert!(s.len() <= RAW_BODY_SNIPPET + '…'.len_utf8());
         assert_eq!(snippet(b"short"), "short");
+    }
+
+    #[test]
+    fn quoted_runs_are_cut_and_keep_their_closing_quote() {
+        let long = "x".repeat(500);
+        let message = format!("invalid type: string \"{long}\", expected u64 and `{long}`");
+        let shown = clip_message(&message);
+        let cut = format!("{}…", "x".repeat(QUOTE_LIMIT));
+        assert_eq!(
+            shown,
+            format!("invalid type: string \"{cut}\", expected u64 and `{cut}`")
+        );
+        assert_eq!(clip_message("short \"q\""), "short \"q\"");
+        let escaped = format!("\"{}\\\"{}\" after", "a".repeat(50), "b".repeat(100));
+        assert!(clip_message(&escaped).ends_with("…\" after"));
+        assert!(clip_message(&"y".repeat(5000)).chars().count() <= MESSAGE_LIMIT + 1);
+    }
+
+    #[test]
+    fn scrub_reaches_every_text_and_a_cut_tail() {
+        let secret = "sk_live_SECRET123";
+        let body = format!("{}{secret}", "z".repeat(RAW_BODY_SNIPPET - 5));
+        let err = Error::decode(
+            "op",
+            format!("a.{secret}"),
+            format!("bad {secret}"),
+            Some(body.as_bytes()),
+        )
+        .with_request_id(format!("req_{secret}"))
+        .scrub(secret);
+        let all = format!("{err} {err:?} {}", err.raw_body().unwrap());
+        assert!(!all.contains("sk_live"), "{all}");
+        assert!(err.raw_body().unwrap().ends_with("[redacted]…"));
+        assert_eq!(err.request_id(), Some("req_[redacted]"));
     }
 
     #[test]
