@@ -8,16 +8,18 @@
 //! one answer: a decode error naming the JSON path of the repeated key.
 //!
 //! The check is a single pass over bytes serde_json has already validated: strings are skipped
-//! with `memchr`, keys are compared as raw byte slices (unescaped only when they hold a `\`),
-//! per object, linearly while an object is small and through a hash set beyond
+//! eight bytes at a time (SIMD `memchr2` for long ones), keys are compared as raw byte slices
+//! (unescaped only when they hold a `\`), per object: a 64-bit mask of key fingerprints skips
+//! almost every comparison while an object is small, and a hash set takes over beyond
 //! [`LINEAR_KEYS`] keys, so an object with many keys stays linear in time. No allocation
-//! happens on the happy path beyond the reused key stack.
+//! happens on the happy path beyond the reused stacks.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-/// Objects with at most this many keys are checked by comparing each new key with the others.
-const LINEAR_KEYS: usize = 16;
+/// Objects with at most this many keys are checked by comparing each new key with the others
+/// (only those with the same 6-bit fingerprint, see [`fingerprint`]); larger ones by hash set.
+const LINEAR_KEYS: usize = 32;
 
 /// The first key found twice in one object.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,6 +36,9 @@ enum Frame<'a> {
         start: usize,
         /// The index of this object's latest key in the key stack (for the path).
         last: usize,
+        /// One bit per [`fingerprint`] of the keys seen: a key whose bit is clear is new, with
+        /// no comparison.
+        seen: u64,
         /// Built once the object has more than [`LINEAR_KEYS`] keys.
         set: Option<HashSet<Cow<'a, [u8]>>>,
     },
@@ -74,16 +79,20 @@ pub(crate) fn find(json: &[u8]) -> Option<Duplicate> {
                 let Some(Frame::Object {
                     start: first,
                     last,
+                    seen,
                     set,
                 }) = stack.last_mut()
                 else {
                     continue;
                 };
                 let first = *first;
+                let bit = 1u64 << fingerprint(&key);
                 let repeated = match set {
                     Some(set) => !set.insert(key.clone()),
+                    None if *seen & bit == 0 => false,
                     None => keys[first..].contains(&key),
                 };
+                *seen |= bit;
                 if repeated {
                     return Some(Duplicate {
                         path: path(&stack, &keys, &key),
@@ -100,6 +109,7 @@ pub(crate) fn find(json: &[u8]) -> Option<Duplicate> {
                 stack.push(Frame::Object {
                     start: keys.len(),
                     last: usize::MAX,
+                    seen: 0,
                     set: None,
                 });
                 expect_key = true;
@@ -132,19 +142,61 @@ pub(crate) fn find(json: &[u8]) -> Option<Duplicate> {
 }
 
 /// The index of the quote closing the string whose content starts at `start`, and whether the
-/// string holds an escape.
+/// string holds an escape. The first 16 bytes eight at a time (SWAR: most strings are short,
+/// where `memchr`'s setup costs more than it saves), the rest of a long one with `memchr2`.
 fn string_end(json: &[u8], start: usize) -> (usize, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut escaped = false;
     let mut at = start;
-    while let Some(offset) = memchr::memchr2(b'"', b'\\', &json[at.min(json.len())..]) {
-        let found = at + offset;
-        if json[found] == b'"' {
-            return (found, escaped);
+    loop {
+        // Two words by SWAR; a string still going on is long (a URL): `memchr2` (SIMD) then.
+        let mut words = 0;
+        while let Some(chunk) = json.get(at..at + 8) {
+            if words == 2 {
+                at = memchr::memchr2(b'"', b'\\', &json[at..]).map_or(json.len(), |i| at + i);
+                break;
+            }
+            words += 1;
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            let quote = word ^ (ONES * u64::from(b'"'));
+            let backslash = word ^ (ONES * u64::from(b'\\'));
+            // The lowest byte equal to either is exact (a borrow only propagates upwards).
+            let hit = ((quote.wrapping_sub(ONES) & !quote)
+                | (backslash.wrapping_sub(ONES) & !backslash))
+                & HIGHS;
+            if hit != 0 {
+                at += (hit.trailing_zeros() / 8) as usize;
+                break;
+            }
+            at += 8;
+        }
+        while at < json.len() && json[at] != b'"' && json[at] != b'\\' {
+            at += 1;
+        }
+        if at >= json.len() {
+            return (json.len(), escaped);
+        }
+        if json[at] == b'"' {
+            return (at, escaped);
         }
         escaped = true;
-        at = found + 2;
+        at += 2;
     }
-    (json.len(), escaped)
+}
+
+/// Six bits of `key` (its length, first and last byte): equal keys have equal fingerprints.
+fn fingerprint(key: &[u8]) -> u32 {
+    let (first, last) = match key {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    (key.len() as u32)
+        .wrapping_mul(31)
+        .wrapping_add(u32::from(first).wrapping_mul(7))
+        .wrapping_add(u32::from(last))
+        & 63
 }
 
 /// The JSON path of `key` in the innermost object of `stack`, in `serde_path_to_error`'s
@@ -207,6 +259,21 @@ mod tests {
             r#"{"a\\":1,"a":2}"#,
         ] {
             assert_eq!(dup(json), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn long_strings_and_escapes_at_every_offset() {
+        for pad in 0..40 {
+            let a = "a".repeat(pad);
+            let key = format!(r#"{a}\"{a}"#);
+            let json = format!(r#"{{"{key}":"{a}\\","u":"{a}\"","{key}":1}}"#);
+            let found = find(json.as_bytes()).expect("a duplicate");
+            assert_eq!(found.key, format!("{a}\"{a}"), "{json}");
+            let distinct = json
+                .replace(r#""u":"#, r#""v":"#)
+                .replacen(&key, "other", 1);
+            assert_eq!(find(distinct.as_bytes()), None, "{distinct}");
         }
     }
 
