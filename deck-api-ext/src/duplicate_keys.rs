@@ -8,7 +8,7 @@
 //! one answer: a decode error naming the JSON path of the repeated key.
 //!
 //! The check is a single pass over bytes serde_json has already validated: strings are skipped
-//! eight bytes at a time (SIMD `memchr2` for long ones), keys are compared as raw byte slices
+//! eight bytes at a time, keys are compared as raw byte slices
 //! (unescaped only when they hold a `\`), per object: a 64-bit mask of key fingerprints skips
 //! almost every comparison while an object is small, and a hash set takes over beyond
 //! [`LINEAR_KEYS`] keys, so an object with many keys stays linear in time. No allocation
@@ -142,22 +142,15 @@ pub(crate) fn find(json: &[u8]) -> Option<Duplicate> {
 }
 
 /// The index of the quote closing the string whose content starts at `start`, and whether the
-/// string holds an escape. The first 16 bytes eight at a time (SWAR: most strings are short,
-/// where `memchr`'s setup costs more than it saves), the rest of a long one with `memchr2`.
+/// string holds an escape. Eight bytes at a time (SWAR: most strings are short, where
+/// `memchr2`'s setup costs more than it saves; measured, it was slower here), then byte by byte.
 fn string_end(json: &[u8], start: usize) -> (usize, bool) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut escaped = false;
     let mut at = start;
     loop {
-        // Two words by SWAR; a string still going on is long (a URL): `memchr2` (SIMD) then.
-        let mut words = 0;
         while let Some(chunk) = json.get(at..at + 8) {
-            if words == 2 {
-                at = memchr::memchr2(b'"', b'\\', &json[at..]).map_or(json.len(), |i| at + i);
-                break;
-            }
-            words += 1;
             let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
             let quote = word ^ (ONES * u64::from(b'"'));
             let backslash = word ^ (ONES * u64::from(b'\\'));
