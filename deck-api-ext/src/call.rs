@@ -108,10 +108,38 @@ fn decode_reply<T: DeserializeOwned>(
     body: ResponseBody,
     reply: &Reply,
 ) -> Result<T> {
-    match body {
-        ResponseBody::Json => decode_json(operation, &reply.body),
+    let decoded = match body {
+        ResponseBody::Json => require_object(operation, &reply.body)
+            .and_then(|()| decode_json(operation, &reply.body)),
         ResponseBody::Empty => decode_json(operation, b"null"),
+    };
+    decoded.map_err(|e| reply.scrub(e))
+}
+
+/// Every Deck response with a JSON body is an object (the spec declares no other): an array or a
+/// scalar is a decode error naming the operation, whatever type it is decoded into (serde's
+/// derived structs would take an array as their fields in order, and `call_as` with
+/// `serde_json::Value` anything at all).
+fn require_object(operation: &'static str, body: &[u8]) -> Result<()> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return Ok(());
     }
+    let what = match first {
+        None => "empty",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        Some(_) => "not JSON",
+    };
+    Err(Error::decode(
+        operation,
+        String::new(),
+        format!("expected a JSON object, the body is {what}"),
+        Some(body),
+    ))
 }
 
 /// `.call()` for every generated operation. In the [`prelude`](crate::prelude).

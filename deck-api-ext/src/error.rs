@@ -31,6 +31,21 @@ const RAW_BODY_SNIPPET: usize = 1024;
 /// `Display` quotes at most this many characters of an undecodable body.
 const DISPLAY_SNIPPET: usize = 120;
 
+/// `Display` shows at most this many characters of any one value a server sent (a message, a
+/// code, a field name, a request id, a quoted value inside a decode message), then `…`.
+pub(crate) const QUOTE_LIMIT: usize = 100;
+
+/// `Display` shows at most this many entries of Deck's `errors` array or validation map, then
+/// says how many more there were.
+const DISPLAY_ENTRIES: usize = 5;
+
+/// `Display` shows at most this many characters of a message this crate composed (which may
+/// embed several values from a server), then `…`.
+const MESSAGE_LIMIT: usize = 400;
+
+/// What replaces a secret (the API key) in every message an [`Error`] holds.
+pub const REDACTED: &str = "[redacted]";
+
 /// What went wrong, broadly; see [`Error::kind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -296,6 +311,64 @@ impl Error {
         self
     }
 
+    /// This error with every occurrence of `secret` (the API key) replaced by [`REDACTED`], in
+    /// every text it holds: messages, codes, fields, the validation map, the request id, the JSON
+    /// path and the raw body. A server (or a proxy echoing `Authorization`) may send the key
+    /// back; the executor calls this before an error built from a response leaves the call.
+    pub(crate) fn scrub(mut self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        let inner = &mut *self.0;
+        let clean = |text: &mut String| {
+            if text.contains(secret) {
+                *text = text.replace(secret, REDACTED);
+            }
+        };
+        clean(&mut inner.message);
+        for text in [&mut inner.request_id, &mut inner.path, &mut inner.operation]
+            .into_iter()
+            .flatten()
+        {
+            clean(text);
+        }
+        for detail in &mut inner.errors {
+            clean(&mut detail.error_type);
+            clean(&mut detail.code);
+            clean(&mut detail.message);
+            if let Some(field) = &mut detail.field {
+                clean(field);
+            }
+        }
+        if let Some(validation) = &mut inner.validation
+            && (validation.keys().any(|k| k.contains(secret))
+                || validation.values().flatten().any(|m| m.contains(secret)))
+        {
+            *validation = std::mem::take(validation)
+                .into_iter()
+                .map(|(field, messages)| {
+                    let scrub = |t: String| t.replace(secret, REDACTED);
+                    (scrub(field), messages.into_iter().map(scrub).collect())
+                })
+                .collect();
+        }
+        if let Some(raw) = &mut inner.raw_body {
+            clean(raw);
+            // A snippet cut in the middle of the secret would still show its beginning (a tail
+            // of fewer than four characters tells nothing and is kept).
+            if let Some(kept) = raw.strip_suffix('…') {
+                let partial = (4..secret.len())
+                    .rev()
+                    .filter(|&n| secret.is_char_boundary(n))
+                    .find(|&n| kept.ends_with(&secret[..n]));
+                if let Some(n) = partial {
+                    *raw = format!("{}{REDACTED}…", &kept[..kept.len() - n]);
+                }
+            }
+        }
+        self
+    }
+
     /// Builds an API error from a response already read: `status`, `headers` and `body`.
     pub(crate) fn from_parts(
         operation: &str,
@@ -419,32 +492,41 @@ impl Error {
                 write!(f, " {reason}")?;
             }
         }
-        let mut details = inner
+        let details: Vec<&ApiErrorDetail> = inner
             .errors
             .iter()
-            .filter(|d| !d.code.is_empty() || !d.message.is_empty());
-        if let Some(first) = details.next() {
+            .filter(|d| !d.code.is_empty() || !d.message.is_empty())
+            .collect();
+        if !details.is_empty() {
             f.write_str(": ")?;
-            fmt_detail(f, first)?;
-            for more in details {
-                f.write_str("; ")?;
-                fmt_detail(f, more)?;
+            for (i, detail) in details.iter().take(DISPLAY_ENTRIES).enumerate() {
+                if i > 0 {
+                    f.write_str("; ")?;
+                }
+                fmt_detail(f, detail)?;
             }
+            fmt_more(f, details.len())?;
         } else if let Some(validation) = &inner.validation {
             f.write_str(": ")?;
-            let title = inner.message.trim_end_matches(['.', ' ']);
+            let title = clip(inner.message.trim_end_matches(['.', ' ']), QUOTE_LIMIT);
             f.write_str(if title.is_empty() {
                 "validation failed"
             } else {
-                title
+                &title
             })?;
             let mut sep = ": ";
-            for (field, messages) in validation {
-                write!(f, "{sep}{field}: {}", one_line(&messages.join(" ")))?;
+            for (field, messages) in validation.iter().take(DISPLAY_ENTRIES) {
+                write!(
+                    f,
+                    "{sep}{}: {}",
+                    clip(field, QUOTE_LIMIT),
+                    clip(&messages.join(" "), QUOTE_LIMIT)
+                )?;
                 sep = "; ";
             }
+            fmt_more(f, validation.len())?;
         } else if !inner.message.is_empty() {
-            write!(f, ": {}", one_line(&inner.message))?;
+            write!(f, ": {}", clip(&inner.message, QUOTE_LIMIT))?;
         } else if let Some(raw) = &inner.raw_body {
             write!(f, ": undecodable error body: {}", quote_snippet(raw))?;
         } else if let Some(hint) = inner.status.and_then(status_hint) {
@@ -459,15 +541,23 @@ impl Error {
 
 fn fmt_detail(f: &mut fmt::Formatter<'_>, detail: &ApiErrorDetail) -> fmt::Result {
     if !detail.code.is_empty() {
-        f.write_str(&detail.code)?;
+        f.write_str(&clip(&detail.code, QUOTE_LIMIT))?;
         if let Some(field) = &detail.field {
-            write!(f, " (field {field})")?;
+            write!(f, " (field {})", clip(field, QUOTE_LIMIT))?;
         }
         if !detail.message.is_empty() {
             f.write_str(": ")?;
         }
     }
-    f.write_str(&one_line(&detail.message))
+    f.write_str(&clip(&detail.message, QUOTE_LIMIT))
+}
+
+/// `; … (N more)` when `total` entries exceed what `Display` shows.
+fn fmt_more(f: &mut fmt::Formatter<'_>, total: usize) -> fmt::Result {
+    if total > DISPLAY_ENTRIES {
+        write!(f, "; … ({} more)", total - DISPLAY_ENTRIES)?;
+    }
+    Ok(())
 }
 
 fn status_hint(status: StatusCode) -> Option<&'static str> {
@@ -489,19 +579,19 @@ impl fmt::Display for Error {
             ErrorKind::Decode => {
                 f.write_str("response body")?;
                 if let Some(path) = &inner.path {
-                    write!(f, " at {path}")?;
+                    write!(f, " at {}", clip(path, 2 * QUOTE_LIMIT))?;
                 }
-                write!(f, ": {}", one_line(&inner.message))?;
+                write!(f, ": {}", clip_message(&inner.message))?;
             }
             ErrorKind::Config
             | ErrorKind::Io
             | ErrorKind::Download
             | ErrorKind::Transport
-            | ErrorKind::Timeout => f.write_str(&one_line(&inner.message))?,
-            kind => write!(f, "{}: {}", kind.describe(), one_line(&inner.message))?,
+            | ErrorKind::Timeout => f.write_str(&clip_message(&inner.message))?,
+            kind => write!(f, "{}: {}", kind.describe(), clip_message(&inner.message))?,
         }
         if let Some(request_id) = &inner.request_id {
-            write!(f, " (request_id {request_id})")?;
+            write!(f, " (request_id {})", clip(request_id, QUOTE_LIMIT))?;
         }
         Ok(())
     }
@@ -558,8 +648,26 @@ impl StdError for Error {
 ///
 /// The fast path is plain `serde_json`; only a body that fails is decoded a second time, tracking
 /// the JSON path (which costs about half again as much CPU on every body).
+///
+/// A body holding an object with the same key twice is refused even when it decodes (serde would
+/// silently keep one value, or skip both): `… response body at data[3].file_size: the key
+/// "file_size" appears twice in one object`. See `duplicate_keys`.
 pub(crate) fn decode_json<T: DeserializeOwned>(operation: &str, bytes: &[u8]) -> Result<T> {
-    if let Ok(value) = serde_json::from_slice(bytes) {
+    let decoded = serde_json::from_slice(bytes);
+    // Checked on failure too: serde's derive reports a known field twice as `duplicate field`
+    // at the object, other decoders do not; one message for every caller.
+    if let Some(duplicate) = crate::duplicate_keys::find(bytes) {
+        return Err(Error::decode(
+            operation,
+            duplicate.path,
+            format!(
+                "the key {:?} appears twice in one object; the response is ambiguous",
+                duplicate.key
+            ),
+            Some(bytes),
+        ));
+    }
+    if let Ok(value) = decoded {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -620,6 +728,58 @@ fn quote_snippet(raw: &str) -> String {
         shown.push('…');
     }
     format!("{shown:?}")
+}
+
+/// `text` on one line (see [`one_line`]) and at most `limit` characters, with `…` when cut: how
+/// `Display` shows a value a server sent.
+pub(crate) fn clip(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
+    let line = one_line(text);
+    match line.char_indices().nth(limit) {
+        None => line,
+        Some((end, _)) => format!("{}…", &line[..end]).into(),
+    }
+}
+
+/// A message this crate composed, for `Display`: on one line, every quoted run (`"…"` as serde
+/// and `{:?}` quote strings, or between backticks) longer than [`QUOTE_LIMIT`] characters cut
+/// to that length with `…` and its closing quote kept, and the whole at most [`MESSAGE_LIMIT`]
+/// characters. Decode messages quote the offending value (`invalid type: string "…"`), and
+/// pagination errors the cursor; a server can make either as long as it likes.
+pub(crate) fn clip_message(message: &str) -> std::borrow::Cow<'_, str> {
+    let line = one_line(message);
+    if line.chars().count() <= QUOTE_LIMIT {
+        return line;
+    }
+    let mut out = String::with_capacity(line.len().min(4 * MESSAGE_LIMIT));
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '"' && c != '`' {
+            continue;
+        }
+        // A quoted run: copy up to QUOTE_LIMIT characters of it, skip the rest.
+        let (mut shown, mut escaped, mut cut, mut closed) = (0, false, false, false);
+        for q in chars.by_ref() {
+            if q == c && !escaped {
+                closed = true;
+                break;
+            }
+            escaped = c == '"' && q == '\\' && !escaped;
+            if shown < QUOTE_LIMIT {
+                out.push(q);
+                shown += 1;
+            } else {
+                cut = true;
+            }
+        }
+        if cut {
+            out.push('…');
+        }
+        if closed {
+            out.push(c);
+        }
+    }
+    clip(&out, MESSAGE_LIMIT).into_owned().into()
 }
 
 /// `text` with line breaks and other control characters replaced by spaces, so `Display` stays
@@ -751,6 +911,40 @@ mod tests {
         let s = snippet(&invalid);
         assert!(s.len() <= RAW_BODY_SNIPPET + '…'.len_utf8());
         assert_eq!(snippet(b"short"), "short");
+    }
+
+    #[test]
+    fn quoted_runs_are_cut_and_keep_their_closing_quote() {
+        let long = "x".repeat(500);
+        let message = format!("invalid type: string \"{long}\", expected u64 and `{long}`");
+        let shown = clip_message(&message);
+        let cut = format!("{}…", "x".repeat(QUOTE_LIMIT));
+        assert_eq!(
+            shown,
+            format!("invalid type: string \"{cut}\", expected u64 and `{cut}`")
+        );
+        assert_eq!(clip_message("short \"q\""), "short \"q\"");
+        let escaped = format!("\"{}\\\"{}\" after", "a".repeat(50), "b".repeat(100));
+        assert!(clip_message(&escaped).ends_with("…\" after"));
+        assert!(clip_message(&"y".repeat(5000)).chars().count() <= MESSAGE_LIMIT + 1);
+    }
+
+    #[test]
+    fn scrub_reaches_every_text_and_a_cut_tail() {
+        let secret = "sk_live_SECRET123";
+        let body = format!("{}{secret}", "z".repeat(RAW_BODY_SNIPPET - 5));
+        let err = Error::decode(
+            "op",
+            format!("a.{secret}"),
+            format!("bad {secret}"),
+            Some(body.as_bytes()),
+        )
+        .with_request_id(format!("req_{secret}"))
+        .scrub(secret);
+        let all = format!("{err} {err:?} {}", err.raw_body().unwrap());
+        assert!(!all.contains("sk_live"), "{all}");
+        assert!(err.raw_body().unwrap().ends_with("[redacted]…"));
+        assert_eq!(err.request_id(), Some("req_[redacted]"));
     }
 
     #[test]

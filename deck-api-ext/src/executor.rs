@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::error::{Error, ErrorBody, Result};
-use crate::key_boundary::KeyBoundary;
+use crate::key_boundary::{KeyBoundary, Redactor};
 use crate::rate_limit::Limiter;
 use crate::response::{self, BodyFailure};
 use crate::retry::{IDEMPOTENCY_KEY, RetryConfig, is_retryable_status, method_is_idempotent};
@@ -35,6 +35,15 @@ pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// Removes the key from an error built from this body (a decode error quotes the body).
+    pub(crate) redactor: Redactor,
+}
+
+impl Reply {
+    /// `error`, built from this reply's body, without the API key.
+    pub(crate) fn scrub(&self, error: Error) -> Error {
+        self.redactor.scrub(error)
+    }
 }
 
 /// See the [module documentation](self).
@@ -100,8 +109,21 @@ pub(crate) fn generate_idempotency_key() -> HeaderValue {
 
 impl DeckExecutor {
     /// Sends `request` as `operation` and reads the successful response whole, within the call's
-    /// deadline (`deadline`, else the client-wide one).
+    /// deadline (`deadline`, else the client-wide one). A failure never holds the API key, even
+    /// when the server echoed it (see [`Redactor`]).
     pub(crate) async fn call(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        operation: &'static str,
+        deadline: Option<Duration>,
+    ) -> Result<Reply> {
+        self.call_unscrubbed(client, request, operation, deadline)
+            .await
+            .map_err(|e| self.boundary.redactor().scrub(e))
+    }
+
+    async fn call_unscrubbed(
         &self,
         client: &reqwest::Client,
         request: reqwest::Request,
@@ -146,6 +168,7 @@ impl DeckExecutor {
                 status,
                 headers,
                 body,
+                redactor: self.boundary.redactor().clone(),
             })
         }
         .instrument(span);
@@ -238,7 +261,7 @@ impl DeckExecutor {
                 .spend(async {
                     match client.execute(this).await {
                         Ok(response) if !response.status().is_success() => {
-                            Ok(buffer_error(response).await)
+                            Ok(buffer_error(response, self.boundary.redactor()).await)
                         }
                         Ok(response) => Ok(Attempt::Success(response)),
                         Err(error) => Err(error),
@@ -300,7 +323,8 @@ impl DeckExecutor {
                 span.record("permit_wait_ms", permit_wait.as_millis() as u64);
             }
             let header_id = match &result {
-                Ok(Attempt::Success(response)) => response::header_request_id(response.headers()),
+                Ok(Attempt::Success(response)) => response::header_request_id(response.headers())
+                    .map(|id| self.boundary.redactor().text(&id).into_owned()),
                 _ => None,
             };
             let outcome = match (outcome, header_id.as_deref()) {
@@ -408,7 +432,7 @@ impl Attempt {
 
 /// Reads the body of a failed response (capped) and rebuilds the response around it, so the
 /// caller still gets status, headers, URL and body.
-async fn buffer_error(response: reqwest::Response) -> Attempt {
+async fn buffer_error(response: reqwest::Response, redactor: &Redactor) -> Attempt {
     let status = response.status();
     let version = response.version();
     let url = response.url().clone();
@@ -417,11 +441,16 @@ async fn buffer_error(response: reqwest::Response) -> Attempt {
     if truncated {
         headers.remove(reqwest::header::CONTENT_LENGTH);
     }
-    let parsed = ErrorBody::parse(&body);
+    let mut parsed = ErrorBody::parse(&body);
+    // Only the request id and the codes are traced; the full error is scrubbed in `call`.
     let request_id = parsed
         .request_id
         .clone()
-        .or_else(|| response::header_request_id(&headers));
+        .or_else(|| response::header_request_id(&headers))
+        .map(|id| redactor.text(&id).into_owned());
+    for detail in &mut parsed.errors {
+        detail.code = redactor.text(&detail.code).into_owned();
+    }
     let mut builder = http::Response::builder().status(status).version(version);
     builder = reqwest::ResponseBuilderExt::url(builder, url);
     if let Some(h) = builder.headers_mut() {

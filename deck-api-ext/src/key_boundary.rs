@@ -5,11 +5,15 @@
 //! not `/v2evil`). Everything else — pre-signed storage URLs, redirects, a look-alike host — is
 //! sent without it. The header value is marked sensitive, so `Debug` of a request never shows it.
 
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use crate::config::DEFAULT_BASE_URL;
-use crate::error::{Error, Result};
+use crate::error::{Error, REDACTED, Result};
 
 /// A validated base URL: absolute http(s), no query, fragment, credentials or control
 /// characters, no trailing slash.
@@ -80,12 +84,27 @@ pub(crate) struct KeyBoundary {
     base: BaseUrl,
     /// `Bearer <key>`, marked sensitive.
     auth: HeaderValue,
+    redactor: Redactor,
 }
 
 impl KeyBoundary {
     pub(crate) fn new(base: BaseUrl, mut auth: HeaderValue) -> Self {
         auth.set_sensitive(true);
-        KeyBoundary { base, auth }
+        let key = std::str::from_utf8(auth.as_bytes())
+            .ok()
+            .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).trim())
+            .unwrap_or_default();
+        let redactor = Redactor(Arc::from(key));
+        KeyBoundary {
+            base,
+            auth,
+            redactor,
+        }
+    }
+
+    /// What removes the key from text a server sent back (see [`Redactor`]).
+    pub(crate) fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// The base URL the key belongs to.
@@ -105,6 +124,36 @@ impl KeyBoundary {
             request.headers_mut().remove(AUTHORIZATION);
         }
         to_deck
+    }
+}
+
+/// Removes the API key from what a server sends back: a proxy may echo the `Authorization`
+/// header into an error message, a validation message, a raw body or a request id header. Every
+/// error built from a response is passed through [`Redactor::scrub`] before it leaves the call
+/// path (the executor, and the decoding of a successful body), so neither `Display`, `Debug`
+/// nor the accessors of an [`Error`] hold the key; traces get [`Redactor::text`].
+#[derive(Clone)]
+pub(crate) struct Redactor(Arc<str>);
+
+impl Redactor {
+    /// `error` with the key replaced by `[redacted]` everywhere it holds text.
+    pub(crate) fn scrub(&self, error: Error) -> Error {
+        error.scrub(&self.0)
+    }
+
+    /// `text` with the key replaced by `[redacted]`.
+    pub(crate) fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if !self.0.is_empty() && text.contains(&*self.0) {
+            text.replace(&*self.0, REDACTED).into()
+        } else {
+            text.into()
+        }
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Redactor([redacted])")
     }
 }
 

@@ -44,6 +44,7 @@ mod backoff;
 pub mod call;
 pub mod client;
 pub mod config;
+mod duplicate_keys;
 pub mod error;
 mod executor;
 mod key_boundary;

@@ -80,12 +80,39 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the command until it ends or the user presses Ctrl-C. On Ctrl-C the command's future is
-/// dropped, which removes partly downloaded temporary files.
+/// Runs the command until it ends or the process is asked to stop (Ctrl-C, SIGTERM, SIGHUP).
+/// The command's future is then dropped, which removes partly downloaded temporary files.
 async fn run(cli: Cli) -> Result<(), Failure> {
     let session = connect::connect(cli.base_url.as_deref()).await?;
     tokio::select! {
         result = commands::run(&session.deck, cli.command) => result,
-        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
+        () = stop_requested() => Err(Failure::Interrupted),
+    }
+}
+
+/// Completes on the first Ctrl-C (SIGINT), and on Unix also on SIGTERM (`kill`, systemd,
+/// container runtimes) and SIGHUP (the terminal went away): all three stop `deck` the same way.
+/// A signal whose handler cannot be installed is simply not waited for.
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        async fn on(kind: SignalKind) {
+            match signal(kind) {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = on(SignalKind::terminate()) => {}
+            () = on(SignalKind::hangup()) => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

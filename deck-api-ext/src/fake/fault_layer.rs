@@ -67,6 +67,7 @@ pub(crate) async fn layer(
         }
         Some(Fault::CutBody { after_bytes }) => cut_body(next.run(request).await, after_bytes),
         Some(Fault::MalformedJson) => malformed(next.run(request).await).await,
+        Some(Fault::EndlessBody) => endless_json(),
         Some(other) => {
             request.extensions_mut().insert(ActiveFault(other));
             next.run(request).await
@@ -138,4 +139,22 @@ async fn malformed(response: Response) -> Response {
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     Response::from_parts(parts, Body::from(half))
+}
+
+/// A `200` JSON list page that never ends: the start of the envelope, then the same storage item
+/// over and over in 64 KiB chunks, without `Content-Length`, until the client hangs up.
+fn endless_json() -> Response {
+    const ITEM: &[u8] =
+        br#"{"id":"stor_endless","object":"storage","file_name":"x.bin","file_size":1},"#;
+    let chunk: Bytes = ITEM.repeat(64 * 1024 / ITEM.len()).into();
+    let head = Bytes::from_static(br#"{"object":"list","data":["#);
+    let stream = futures_util::stream::once(std::future::ready(head))
+        .chain(futures_util::stream::repeat(chunk))
+        .map(Ok::<Bytes, std::io::Error>);
+    let mut response = Response::new(Body::from_stream(stream));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
 }

@@ -88,6 +88,10 @@ pub enum Fault {
     HasMoreWithoutCursor,
     /// Storage origin: ignores `Range` and answers `200` with the whole file.
     IgnoreRange,
+    /// API routes: answers `200` with a JSON body that never ends (`{"object":"list","data":[`
+    /// and then storage items, forever, in 64 KiB chunks without `Content-Length`), as a
+    /// hostile or broken server might; it stops when the client hangs up.
+    EndlessBody,
 }
 
 impl Fault {
@@ -119,7 +123,7 @@ impl Fault {
             | Self::GatewayHtml { .. }
             | Self::Latency(_)
             | Self::CutBody { .. } => None,
-            Self::MalformedJson if !route.is_api() => Some("API routes"),
+            Self::MalformedJson | Self::EndlessBody if !route.is_api() => Some("API routes"),
             Self::ExpiredUrl
                 if !matches!(
                     route,

@@ -100,7 +100,7 @@ impl<T: Send + 'static> RequestList<T> {
             }
         }
         let reply = send_request(&self.api, operation_id, request, &CallOptions::new()).await?;
-        (self.decode)(operation_id, &reply.body)
+        (self.decode)(operation_id, &reply.body).map_err(|e| reply.scrub(e))
     }
 }
 

@@ -267,13 +267,18 @@ impl<T: Send + 'static> Paginator<T> {
     /// The pages, as a lazy `Stream`; see the [module docs](self) for the semantics.
     pub fn pages(self) -> PageStream<T> {
         let invalid = self.check().err();
-        let fetch = match self.source {
-            Source::Request(list) => list.into_fetch(self.operation_id),
-            Source::Fn(fetch) => fetch,
+        let (fetch, redactor) = match self.source {
+            Source::Request(list) => {
+                let redactor = crate::call::executor_of(&list.api)
+                    .map(|executor| executor.boundary.redactor().clone());
+                (list.into_fetch(self.operation_id), redactor)
+            }
+            Source::Fn(fetch) => (fetch, None),
         };
         PageStream::new(Plan {
             operation_id: self.operation_id,
             fetch,
+            redactor,
             limit: self.limit,
             cursor: self.cursor,
             prefetch: self.prefetch,

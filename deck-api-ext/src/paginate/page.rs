@@ -1,14 +1,21 @@
 //! One page of a Deck list response, and what the paginator asks for the next one.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, MapAccess, Visitor};
 
 /// One page of a Deck list response: `{"data": [...], "has_more", "next_cursor", "request_id"}`.
 ///
 /// Decoding ignores unknown fields. When a response omits `has_more`, the page is taken to have
 /// more results exactly when `next_cursor` is a non-empty string (the loop Deck's own
 /// documentation shows), so a missing flag neither ends a listing early nor loops.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(from = "RawPage<T>", bound(deserialize = "T: Deserialize<'de>"))]
+///
+/// Only a JSON object decodes: serde's derived deserialisers would also take an array as the
+/// fields in order (`[[...], true, "c"]`), and an empty array used to pass for an empty page.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Page<T> {
     /// The items of this page, in the order Deck returned them.
@@ -53,6 +60,27 @@ impl<T> Page<T> {
     /// The cursor for the next page: `next_cursor` unless it is empty.
     pub fn cursor(&self) -> Option<&str> {
         self.next_cursor.as_deref().filter(|c| !c.is_empty())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Page<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(PageVisitor(PhantomData))
+    }
+}
+
+/// Accepts a map only, then lets the derived `RawPage` read its fields.
+struct PageVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for PageVisitor<T> {
+    type Value = Page<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list response: a JSON object with a `data` array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Page<T>, A::Error> {
+        RawPage::deserialize(MapAccessDeserializer::new(map)).map(Page::from)
     }
 }
 
@@ -150,6 +178,8 @@ mod tests {
             br#"[]"#,
             br#"{"has_more":false}"#,
             br#"{"data":null}"#,
+            br#"[[], false, null]"#,
+            br#"[[{"id":"a"}], true, "c"]"#,
         ] {
             assert!(serde_json::from_slice::<Page<Item>>(body).is_err());
         }

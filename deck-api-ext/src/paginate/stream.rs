@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use super::guard::{Guard, Next};
 use super::page::{Page, PageRequest};
 use crate::error::{Error, Result};
+use crate::key_boundary::Redactor;
 
 /// Fetches one page; shared by the stream and, with prefetch, the task fetching ahead.
 pub(crate) type Fetch<T> =
@@ -24,6 +25,8 @@ pub(crate) const DEFAULT_LIMIT: u32 = 20;
 pub(crate) struct Plan<T> {
     pub(crate) operation_id: &'static str,
     pub(crate) fetch: Fetch<T>,
+    /// Removes the API key from pagination errors, which quote a cursor the server sent.
+    pub(crate) redactor: Option<Redactor>,
     pub(crate) limit: Option<u32>,
     pub(crate) cursor: Option<String>,
     pub(crate) prefetch: bool,
@@ -58,6 +61,7 @@ pub struct PageStream<T> {
     prefetch: bool,
     /// Items still allowed by `max_items`.
     remaining: Option<u64>,
+    redactor: Option<Redactor>,
     guard: Guard,
     /// The cursor of the next page to fetch (or the one in flight); `None` for the first page.
     cursor: Option<String>,
@@ -79,6 +83,7 @@ impl<T: Send + 'static> PageStream<T> {
             limit: plan.limit,
             prefetch: plan.prefetch,
             remaining: plan.max_items,
+            redactor: plan.redactor,
             guard: Guard::starting_at(plan.cursor.as_deref()),
             cursor: plan.cursor,
             delivered_from: None,
@@ -178,7 +183,11 @@ impl<T: Send + 'static> PageStream<T> {
             }
             Next::Fail { message, resume } => {
                 self.cursor = resume;
-                self.state = State::Failing(Error::pagination(self.operation_id, message));
+                let error = Error::pagination(self.operation_id, message);
+                self.state = State::Failing(match &self.redactor {
+                    Some(redactor) => redactor.scrub(error),
+                    None => error,
+                });
             }
         }
         Ok(page)

@@ -5,6 +5,7 @@ mod support;
 
 mod config;
 mod errors;
+mod hostile;
 mod proptest;
 mod rate_limit;
 mod retry;

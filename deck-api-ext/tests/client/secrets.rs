@@ -278,3 +278,69 @@ async fn a_trailing_slash_base_url_produces_no_double_slash() {
         .unwrap();
     assert_eq!(server.received()[0].target, "/v2/task-runs/trun_1");
 }
+
+/// Item 5: a server (or a proxy echoing `Authorization`) that sends the key back in an error
+/// message, a validation message, a raw non-JSON body, a request id header or a value of a
+/// successful body: the key reaches no `Display`, `Debug`, accessor or trace.
+#[tokio::test(start_paused = true)]
+async fn a_key_echoed_by_the_server_is_redacted_everywhere() {
+    let (logs, _guard) = capture();
+    let echo = format!("Bearer {KEY}");
+    let server = Server::start([
+        Reply::json(
+            401,
+            &format!(r#"{{"errors":[{{"type":"auth","code":"bad_key_{KEY}","message":"rejected {echo}","field":"{KEY}"}}],"request_id":"req_{KEY}"}}"#),
+        ),
+        Reply::json(
+            400,
+            &format!(r#"{{"title":"Invalid {KEY}","errors":{{"{KEY}":["header {echo} is invalid"]}},"traceId":"t"}}"#),
+        ),
+        Reply::status(502)
+            .header("content-type", "text/plain")
+            .body(format!("upstream said: Authorization: {echo}\n").repeat(60).as_bytes()),
+        Reply::status(404)
+            .header("x-request-id", &format!("req-{KEY}"))
+            .body(b"<html>not here</html>"),
+        Reply::json(200, &format!(r#"{{"n":"{KEY}"}}"#)),
+    ])
+    .await;
+    let deck = crate::support::deck_with(server.url(), RetryConfig::disabled());
+    let mut shown = Vec::new();
+    let mut errors = Vec::new();
+    for _ in 0..4 {
+        let err = deck
+            .api()
+            .get_task_run()
+            .run_id("trun_1")
+            .call()
+            .await
+            .unwrap_err();
+        errors.push(err);
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Probe {
+        n: u64,
+    }
+    let err = deck
+        .api()
+        .get_task_run()
+        .run_id("trun_1")
+        .call_as::<Probe>(CallOptions::new())
+        .await
+        .unwrap_err();
+    errors.push(err);
+    for err in &errors {
+        let mut text = format!("{err} {err:?} {}", err.message());
+        text.push_str(err.request_id().unwrap_or(""));
+        text.push_str(err.raw_body().unwrap_or(""));
+        text.push_str(&format!("{:?} {:?}", err.errors(), err.validation()));
+        assert!(text.contains("[redacted]"), "{text}");
+        shown.push(text);
+    }
+    assert_eq!(errors[3].request_id(), Some("req-[redacted]"));
+    let logs = logs.text();
+    for text in shown.iter().chain(std::iter::once(&logs)) {
+        assert!(!text.contains("TESTKEY"), "the key leaked: {text}");
+    }
+}

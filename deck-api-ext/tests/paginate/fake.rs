@@ -426,3 +426,37 @@ async fn by_default_the_next_page_is_requested_only_when_asked_for() {
     pages.next().await.unwrap().unwrap();
     assert_eq!(list_requests(&fake).len(), 2);
 }
+
+/// Item 3 of the security review: a list page (or an item) that never ends fails once the body
+/// passes the cap, naming the operation and the cap, instead of filling memory.
+#[tokio::test]
+async fn an_endless_body_fails_at_the_cap_naming_the_operation() {
+    let fake = fake_with(1).await;
+    let endless_list = fake.inject(Route::ListStorage, Fault::EndlessBody, 1);
+    let endless_get = fake.inject(Route::GetStorageItem, Fault::EndlessBody, 1);
+    let deck = Deck::builder()
+        .api_key(fake.api_key())
+        .base_url(fake.base_url())
+        .retry(RetryConfig::disabled())
+        .max_response_body(256 * 1024)
+        .build()
+        .unwrap();
+    let err = list(&deck).collect_items(1000).await.unwrap_err();
+    assert_eq!(err.kind(), deck_api_ext::ErrorKind::Decode);
+    assert_eq!(
+        err.to_string(),
+        "listTaskRunStorage: response body: the response body exceeds the cap of 262144 bytes (DeckBuilder::max_response_body)"
+    );
+    let err = deck
+        .api()
+        .get_storage_item()
+        .storage_id("stor_1")
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("getStorageItem: ") && err.to_string().contains("262144"),
+        "{err}"
+    );
+    assert_eq!((endless_list.hits(), endless_get.hits()), (1, 1));
+}

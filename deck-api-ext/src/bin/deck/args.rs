@@ -42,7 +42,7 @@ Exit status:
   2    usage or configuration error: invalid arguments, an empty DECK_API_KEY, an invalid
        base URL, or a base URL without DECK_API_KEY
   101  internal error (a bug in deck; please report it)
-  130  interrupted (Ctrl-C)";
+  130  interrupted (Ctrl-C, SIGTERM or SIGHUP)";
 
 /// `deck`: the parsed command line.
 #[derive(Debug, Parser)]

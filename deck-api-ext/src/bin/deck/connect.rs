@@ -85,6 +85,7 @@ pub async fn connect_with(
         return start_demo(notice).await;
     };
 
+    crate::failure::hide_in_reports(&key);
     let mut builder = DeckBuilder::from_env_with(|name| match name {
         API_KEY_ENV => Some(key.clone()),
         BASE_URL_ENV => env_base.clone(),

@@ -6,12 +6,13 @@
 //! | [`FAILED`] (1) | the Deck API, the network, a download or a local file operation failed; a pull with a failed file |
 //! | [`USAGE`] (2) | invalid arguments or configuration |
 //! | 101 | a panic (see `panic_hook`) |
-//! | [`INTERRUPTED`] (130) | Ctrl-C |
+//! | [`INTERRUPTED`] (130) | Ctrl-C, SIGTERM or SIGHUP |
 //!
 //! `deck --help` lists the same codes; scripts depend on them.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use deck_api_ext::ErrorKind;
 
@@ -19,8 +20,37 @@ use deck_api_ext::ErrorKind;
 pub const FAILED: u8 = 1;
 /// Exit code: invalid arguments or configuration.
 pub const USAGE: u8 = 2;
-/// Exit code: interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+/// Exit code: interrupted by Ctrl-C, SIGTERM or SIGHUP (128 + SIGINT, as shells report Ctrl-C;
+/// the other two end the same way, so scripts need one code).
 pub const INTERRUPTED: u8 = 130;
+
+/// A report quotes at most this many characters of any one value a server sent (an id, a
+/// `file_size`), then `…`. The library bounds its own messages the same way.
+pub const QUOTE_LIMIT: usize = 100;
+
+/// A report line is cut after this many characters: a backstop, every part is bounded already.
+const LINE_LIMIT: usize = 1000;
+
+/// The API key, replaced by `[redacted]` in every report (see [`hide_in_reports`]).
+static SECRET: OnceLock<String> = OnceLock::new();
+
+/// Makes every report replace `key` with `[redacted]`. The library already scrubs the key
+/// from its errors; this also covers messages `deck` builds itself from values in a response
+/// (a server could echo the key into an item).
+pub fn hide_in_reports(key: &str) {
+    if !key.is_empty() {
+        let _ = SECRET.set(key.to_owned());
+    }
+}
+
+/// `text` on one line, at most `limit` characters, with `…` when cut.
+pub fn clip(text: &str, limit: usize) -> String {
+    let line = one_line(text);
+    match line.char_indices().nth(limit) {
+        None => line,
+        Some((end, _)) => format!("{}…", &line[..end]),
+    }
+}
 
 /// Why a command did not succeed.
 #[derive(Debug)]
@@ -41,7 +71,7 @@ pub enum Failure {
     OutputClosed,
     /// A pull ended with failed files; each was already reported on its own line.
     Incomplete,
-    /// Ctrl-C.
+    /// Ctrl-C, SIGTERM or SIGHUP.
     Interrupted,
     /// `deck` could not get going: the async runtime or the built-in demo server did not start.
     Startup(String),
@@ -92,7 +122,15 @@ impl Failure {
     pub fn report(self) -> ExitCode {
         if let Some(message) = self.message() {
             // stderr may be closed as well; there is no one left to tell then.
-            let _ = writeln!(io::stderr().lock(), "deck: error: {}", one_line(&message));
+            let message = match SECRET.get() {
+                Some(key) => message.replace(key.as_str(), "[redacted]"),
+                None => message,
+            };
+            let _ = writeln!(
+                io::stderr().lock(),
+                "deck: error: {}",
+                clip(&message, LINE_LIMIT)
+            );
         }
         ExitCode::from(self.exit_code())
     }
@@ -135,5 +173,12 @@ mod tests {
     #[test]
     fn messages_stay_on_one_line() {
         assert_eq!(one_line("a\nb\r\tc"), "a b  c");
+    }
+
+    #[test]
+    fn clips_are_bounded() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "abc…");
+        assert_eq!(clip("é\né", 2), "é …");
     }
 }

@@ -4,7 +4,8 @@
 //! are printed as the API sent them, so this is the one field rewritten: to a JSON integer, with
 //! the rules the library's `StorageItem` decodes it by (exact over the whole `u64` range, a
 //! string only in canonical decimal form, `"-0"` is zero). Any other value is an error that
-//! names the item and `file_size`, never a guess. Messages quote the value as it was sent.
+//! names the item and `file_size`, never a guess. Messages quote the value as it was sent, cut after
+//! 100 characters (`…`).
 
 use std::fmt;
 
@@ -12,7 +13,7 @@ use deck_api_ext::storage::{FileSizeError, parse_file_size};
 use serde_json::Value;
 use serde_json::value::to_raw_value;
 
-use crate::failure::Failure;
+use crate::failure::{Failure, QUOTE_LIMIT, clip};
 use crate::raw_json::RawObject;
 
 /// The field this module rewrites.
@@ -37,16 +38,27 @@ pub enum SizeError {
 
 impl fmt::Display for SizeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values are quoted cut to QUOTE_LIMIT characters: a server may send megabytes.
+        let q = |v: &str| clip(v, QUOTE_LIMIT);
         match self {
             SizeError::Missing => f.write_str("file_size is missing"),
-            SizeError::Negative(v) => write!(f, "file_size is negative ({v})"),
+            SizeError::Negative(v) => write!(f, "file_size is negative ({})", q(v)),
             SizeError::NotDecimal(v) => {
-                write!(f, "file_size {v:?} is not a non-negative decimal integer")
+                write!(
+                    f,
+                    "file_size {:?} is not a non-negative decimal integer",
+                    q(v)
+                )
             }
             SizeError::NotAnInteger(v) => {
-                write!(f, "file_size {v} is not an integer from 0 to {}", u64::MAX)
+                write!(
+                    f,
+                    "file_size {} is not an integer from 0 to {}",
+                    q(v),
+                    u64::MAX
+                )
             }
-            SizeError::TooLarge(v) => write!(f, "file_size {v} exceeds {}", u64::MAX),
+            SizeError::TooLarge(v) => write!(f, "file_size {} exceeds {}", q(v), u64::MAX),
             SizeError::WrongType(kind) => write!(
                 f,
                 "file_size is {kind}, expected a non-negative integer or a string of decimal digits"
@@ -104,7 +116,7 @@ pub fn normalize_at(operation: &str, path: &str, item: &mut RawObject) -> Result
             format!("{path}.{FIELD}")
         };
         let id = match item.str_field("id") {
-            Some(id) => format!("storage item {id}"),
+            Some(id) => format!("storage item {}", clip(&id, QUOTE_LIMIT)),
             None => "a storage item without an id".to_owned(),
         };
         Failure::Malformed(format!(

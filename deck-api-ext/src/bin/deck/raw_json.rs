@@ -4,8 +4,9 @@
 //! numbers are re-rendered (an integer beyond 64 bits becomes a rounded float, `1.50` becomes
 //! `1.5`), duplicate keys collapse, and field order depends on serde_json's `preserve_order`
 //! feature being on somewhere in the build. A `RawObject` keeps the fields in the order they
-//! came, duplicates included, each value as its original JSON text; only insignificant
-//! whitespace is removed, so that an object always prints on one line.
+//! came, each value as its original JSON text; only insignificant whitespace is removed, so that
+//! an object always prints on one line. A response with a duplicate key never gets here: the
+//! library refuses it as ambiguous before decoding (the type itself would keep both).
 
 use std::fmt;
 
