@@ -27,7 +27,7 @@ use deck_api::operation::{List, Operation, ResponseBody};
 use progenitor_client::ResponseValue;
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Result, decode_json};
+use crate::error::{Error, Keys, Result, decode_json, decode_json_with};
 use crate::executor::{DeckExecutor, Reply};
 use crate::paginate::Paginator;
 
@@ -107,10 +107,11 @@ fn decode_reply<T: DeserializeOwned>(
     operation: &'static str,
     body: ResponseBody,
     reply: &Reply,
+    keys: Keys,
 ) -> Result<T> {
     let decoded = match body {
         ResponseBody::Json => require_object(operation, &reply.body)
-            .and_then(|()| decode_json(operation, &reply.body)),
+            .and_then(|()| decode_json_with(operation, &reply.body, keys)),
         ResponseBody::Empty => decode_json(operation, b"null"),
     };
     decoded.map_err(|e| reply.scrub(e))
@@ -158,7 +159,7 @@ pub trait CallExt<'a>: Operation<'a> {
     ) -> impl Future<Output = Result<Self::Response>> + Send + 'a {
         async move {
             let reply = send_operation(self, &options).await?;
-            decode_reply(Self::OPERATION_ID, Self::BODY, &reply)
+            decode_reply(Self::OPERATION_ID, Self::BODY, &reply, Keys::Read)
         }
     }
 
@@ -169,7 +170,7 @@ pub trait CallExt<'a>: Operation<'a> {
     ) -> impl Future<Output = Result<ResponseValue<Self::Response>>> + Send + 'a {
         async move {
             let reply = send_operation(self, &options).await?;
-            let value = decode_reply(Self::OPERATION_ID, Self::BODY, &reply)?;
+            let value = decode_reply(Self::OPERATION_ID, Self::BODY, &reply, Keys::Read)?;
             Ok(ResponseValue::new(value, reply.status, reply.headers))
         }
     }
@@ -182,7 +183,7 @@ pub trait CallExt<'a>: Operation<'a> {
     ) -> impl Future<Output = Result<T>> + Send + 'a {
         async move {
             let reply = send_operation(self, &options).await?;
-            decode_reply(Self::OPERATION_ID, Self::BODY, &reply)
+            decode_reply(Self::OPERATION_ID, Self::BODY, &reply, Keys::All)
         }
     }
 }
@@ -194,24 +195,35 @@ pub trait ListExt<'a>: List<'a> {
     /// Every page of the listing, as a [`Paginator`] over the generated item type. The builder's
     /// own parameters (path, filters, `limit`, a starting `cursor`) are sent with every page.
     fn paginate(self) -> Paginator<Self::Item> {
-        self.paginate_as()
+        paginator(self, Keys::Read)
     }
 
-    /// [`paginate`](Self::paginate), decoding each item of `data` into the caller's type.
+    /// [`paginate`](Self::paginate), decoding each item of `data` into the caller's type. Every
+    /// object of every page is checked for repeated keys (the type may keep raw JSON).
     fn paginate_as<T: DeserializeOwned + Send + 'static>(self) -> Paginator<T> {
-        let api = self.client().clone();
-        let request = self
+        paginator(self, Keys::All)
+    }
+}
+
+fn paginator<'a, L: List<'a>, T: DeserializeOwned + Send + 'static>(
+    list: L,
+    keys: Keys,
+) -> Paginator<T> {
+    {
+        let api = list.client().clone();
+        let request = list
             .into_request()
-            .map_err(|e| Error::from_build(Self::OPERATION_ID, e));
+            .map_err(|e| Error::from_build(L::OPERATION_ID, e));
         Paginator::from_request(
-            Self::OPERATION_ID,
+            L::OPERATION_ID,
             api,
             request,
             crate::paginate::ListParams {
-                limit: Self::LIMIT_PARAM,
-                cursor: Self::CURSOR_PARAM,
-                limit_range: Self::LIMIT_RANGE,
+                limit: L::LIMIT_PARAM,
+                cursor: L::CURSOR_PARAM,
+                limit_range: L::LIMIT_RANGE,
             },
+            keys,
         )
     }
 }

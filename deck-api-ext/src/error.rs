@@ -653,7 +653,34 @@ impl StdError for Error {
 /// silently keep one value, or skip both): `… response body at data[3].file_size: the key
 /// "file_size" appears twice in one object`. See `duplicate_keys`.
 pub(crate) fn decode_json<T: DeserializeOwned>(operation: &str, bytes: &[u8]) -> Result<T> {
+    decode_json_with(operation, bytes, Keys::All)
+}
+
+/// Which repeated keys make a body ambiguous to the type it is decoded into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keys {
+    /// Every key: the caller's type may keep raw JSON (`RawValue`, `Value`), so one pass over the
+    /// body checks every object.
+    All,
+    /// The keys the type reads: serde's derived structs (every generated type) already refuse a
+    /// known field twice (`duplicate field`), and a repeated unknown key is ignored either way, so
+    /// a body that decodes is unambiguous to them and costs no extra pass; one that fails is
+    /// checked, for the same message as everywhere.
+    Read,
+}
+
+/// [`decode_json`] with a duplicate-key policy (see [`Keys`]).
+pub(crate) fn decode_json_with<T: DeserializeOwned>(
+    operation: &str,
+    bytes: &[u8],
+    keys: Keys,
+) -> Result<T> {
     let decoded = serde_json::from_slice(bytes);
+    if keys == Keys::Read
+        && let Ok(value) = decoded
+    {
+        return Ok(value);
+    }
     // Checked on failure too: serde's derive reports a known field twice as `duplicate field`
     // at the object, other decoders do not; one message for every caller.
     if let Some(duplicate) = crate::duplicate_keys::find(bytes) {
@@ -968,5 +995,43 @@ mod tests {
             "listTaskRunStorage: response body at data[1].file_size: invalid type: string \"12x\", expected u64"
         );
         assert!(err.raw_body().is_some());
+    }
+
+    #[test]
+    fn types_that_read_a_key_refuse_it_twice_without_the_extra_pass() {
+        use deck_api::types::PaginatedResponseOfListStorageItemResponse as Generated;
+        let item = |size: &str| {
+            format!(
+                r#"{{"id":"stor_1","object":"storage","file_name":"a.pdf","file_type":"application/pdf",
+                "file_size":5,"url":null,"metadata":null,"extraction":null,"file_size":{size},
+                "created_at":"2025-01-15T09:30:00Z"}}"#
+            )
+        };
+        let body = format!(r#"{{"data":[{}],"has_more":false}}"#, item("\"12kb\""));
+        for keys in [Keys::Read, Keys::All] {
+            let err = decode_json_with::<Generated>("listTaskRunStorage", body.as_bytes(), keys)
+                .unwrap_err();
+            assert_eq!(err.json_path(), Some("data[0].file_size"), "{keys:?}");
+            assert!(err.to_string().contains("appears twice"), "{err}");
+            let err = decode_json_with::<crate::paginate::Page<crate::StorageItem>>(
+                "listTaskRunStorage",
+                body.as_bytes(),
+                keys,
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("appears twice"), "{err}");
+        }
+        // The envelope's own fields too.
+        let body = br#"{"data":[],"has_more":true,"next_cursor":"a","next_cursor":"b"}"#;
+        let err = decode_json_with::<crate::paginate::Page<serde_json::Value>>(
+            "listTaskRunStorage",
+            body,
+            Keys::Read,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("\"next_cursor\" appears twice"),
+            "{err}"
+        );
     }
 }

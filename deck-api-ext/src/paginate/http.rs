@@ -112,6 +112,15 @@ pub(crate) fn decode_page<T: DeserializeOwned>(
     decode_json(operation_id, body)
 }
 
+/// [`decode_page`] for generated item types, which refuse a repeated field they read themselves
+/// (see [`Keys::Read`](crate::error::Keys::Read)).
+pub(crate) fn decode_page_read<T: DeserializeOwned>(
+    operation_id: &'static str,
+    body: &[u8],
+) -> Result<Page<T>> {
+    crate::error::decode_json_with(operation_id, body, crate::error::Keys::Read)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -149,6 +149,7 @@ impl<T: DeserializeOwned + Send + 'static> Paginator<T> {
         api: deck_api::Client,
         request: Result<reqwest::Request>,
         params: ListParams,
+        keys: crate::error::Keys,
     ) -> Self {
         let mut request = match request {
             Ok(request) => request,
@@ -169,7 +170,10 @@ impl<T: DeserializeOwned + Send + 'static> Paginator<T> {
                 api,
                 request,
                 params,
-                decode: http::decode_page::<T>,
+                decode: match keys {
+                    crate::error::Keys::All => http::decode_page::<T>,
+                    crate::error::Keys::Read => http::decode_page_read::<T>,
+                },
             })),
         );
         paginator.limit_range = params.limit_range.unwrap_or((1, i64::from(MAX_LIMIT)));
