@@ -32,8 +32,9 @@ const RAW_BODY_SNIPPET: usize = 1024;
 const DISPLAY_SNIPPET: usize = 120;
 
 /// `Display` shows at most this many characters of any one value a server sent (a message, a
-/// code, a field name, a request id, a quoted value inside a decode message), then `…`.
-pub(crate) const QUOTE_LIMIT: usize = 100;
+/// code, a field name, a request id, a quoted value inside a decode message), then `…`. Programs
+/// that print server text themselves can bound it the same way with [`clip`].
+pub const QUOTE_LIMIT: usize = 100;
 
 /// `Display` shows at most this many entries of Deck's `errors` array or validation map, then
 /// says how many more there were.
@@ -758,8 +759,15 @@ fn quote_snippet(raw: &str) -> String {
 }
 
 /// `text` on one line (see [`one_line`]) and at most `limit` characters, with `…` when cut: how
-/// `Display` shows a value a server sent.
-pub(crate) fn clip(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
+/// `Display` shows a value a server sent (with `limit` = [`QUOTE_LIMIT`]).
+///
+/// ```
+/// use deck_api_ext::error::clip;
+///
+/// assert_eq!(clip("abcd", 3), "abc…");
+/// assert_eq!(clip("a\nb", 10), "a b");
+/// ```
+pub fn clip(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
     let line = one_line(text);
     match line.char_indices().nth(limit) {
         None => line,
@@ -810,8 +818,8 @@ pub(crate) fn clip_message(message: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `text` with line breaks and other control characters replaced by spaces, so `Display` stays
-/// on one line.
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+/// on one line whatever a server put in its text.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     if text.chars().any(char::is_control) {
         text.chars()
             .map(|c| if c.is_control() { ' ' } else { c })

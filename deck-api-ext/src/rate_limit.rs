@@ -221,6 +221,15 @@ impl Limiter {
         })
     }
 
+    /// The window permits and acceptances are counted over, `None` when off. The margin also
+    /// stretches it: a permit frees a little after the server's window would, so transit jitter
+    /// does not land a request in the previous window.
+    fn window(&self) -> Option<Duration> {
+        self.config
+            .budget
+            .map(|(_, window)| window.mul_f64(1.0 + self.config.margin))
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -231,12 +240,9 @@ impl Limiter {
         &self,
         deadline: Option<Instant>,
     ) -> Result<Duration, PermitTooLate> {
-        let Some((_, window)) = self.config.budget else {
+        let Some(window) = self.window() else {
             return Ok(Duration::ZERO);
         };
-        // The margin also stretches the window: a permit frees a little after the server's
-        // window would, so transit jitter does not land a request in the previous window.
-        let window = window.mul_f64(1.0 + self.config.margin);
         let started = Instant::now();
         loop {
             let now = Instant::now();
@@ -280,10 +286,7 @@ impl Limiter {
 
     /// A response that was not a rate-limit rejection: additive increase.
     pub(crate) fn on_success(&self) {
-        if self.config.budget.is_none() {
-            return;
-        }
-        let Some((_, window)) = self.config.budget else {
+        let Some(window) = self.window() else {
             return;
         };
         let ceiling = Self::ceiling_of(&self.config);
@@ -313,7 +316,7 @@ impl Limiter {
     /// and never above what Deck accepted from this client in the last window (its share of the
     /// budget, as observed).
     pub(crate) fn on_rate_limited(&self) {
-        let Some((_, window)) = self.config.budget else {
+        let Some(window) = self.window() else {
             return;
         };
         let now = Instant::now();
@@ -321,7 +324,6 @@ impl Limiter {
         if f64::from(state.since_decrease) < state.allowed.min(f64::from(u32::MAX)) {
             return;
         }
-        let window = window.mul_f64(1.0 + self.config.margin);
         prune(&mut state.accepted, now, window);
         let observed = state.accepted.len() as f64;
         state.since_decrease = 0;
@@ -349,8 +351,9 @@ impl Limiter {
     }
 }
 
-/// Drops the times older than `window` before `now`.
-fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+/// Drops the times older than `window` before `now` (the oldest first): the sliding-window log
+/// of the limiter and of the fake server's enforcement.
+pub(crate) fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     while times
         .front()
         .is_some_and(|t| now.duration_since(*t) >= window)

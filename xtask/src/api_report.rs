@@ -37,6 +37,7 @@
 //! the leading `::` (`serde_json::Value`).
 
 use crate::overlay::METHODS;
+use crate::{fold_name, resolve_ref};
 use quote::ToTokens;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,14 +98,6 @@ fn module_items(items: &[syn::Item], name: &str) -> Option<Vec<syn::Item>> {
 
 fn is_pub(vis: &syn::Visibility) -> bool {
     matches!(vis, syn::Visibility::Public(_))
-}
-
-/// Lowercase letters and digits only: `getTaskRun`, `get_task_run` and `GetTaskRun` agree.
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
 }
 
 // ---- operations ---------------------------------------------------------------------------
@@ -209,7 +202,7 @@ fn operation_lines(spec: &Value, builders: &[Builder], lines: &mut BTreeSet<Stri
             let sends = format!("`{upper}` request to `{path}`");
             let builder = builders
                 .iter()
-                .find(|b| norm(&b.name) == norm(&id))
+                .find(|b| fold_name(&b.name) == fold_name(&id))
                 .or_else(|| builders.iter().find(|b| b.sends.as_deref() == Some(&sends)));
             let response = builder
                 .and_then(|b| b.response.clone())
@@ -222,7 +215,7 @@ fn operation_lines(spec: &Value, builders: &[Builder], lines: &mut BTreeSet<Stri
                     Some(inner) => ("optional", inner),
                     None => ("required", ty),
                 };
-                let location = match locations.get(&norm(field)) {
+                let location = match locations.get(&fold_name(field)) {
                     Some(loc) => loc.as_str(),
                     None if field == "body" => "body",
                     None => "?",
@@ -241,30 +234,16 @@ fn parameter_locations(spec: &Value, item: &Value, op: &Value) -> BTreeMap<Strin
     let mut out = BTreeMap::new();
     for list in [item.get("parameters"), op.get("parameters")] {
         for p in list.and_then(Value::as_array).into_iter().flatten() {
-            let p = resolve(spec, p);
+            let p = resolve_ref(spec, p);
             if let (Some(name), Some(loc)) = (
                 p.get("name").and_then(Value::as_str),
                 p.get("in").and_then(Value::as_str),
             ) {
-                out.insert(norm(name), loc.to_string());
+                out.insert(fold_name(name), loc.to_string());
             }
         }
     }
     out
-}
-
-/// Follows a local `$ref` (one level at a time, at most a few levels).
-fn resolve<'a>(spec: &'a Value, mut v: &'a Value) -> &'a Value {
-    for _ in 0..8 {
-        let Some(r) = v.get("$ref").and_then(Value::as_str) else {
-            return v;
-        };
-        match r.strip_prefix('#').and_then(|p| spec.pointer(p)) {
-            Some(target) => v = target,
-            None => return v,
-        }
-    }
-    v
 }
 
 // ---- roles --------------------------------------------------------------------------------
@@ -295,7 +274,7 @@ fn schema_roles(spec: &Value) -> BTreeMap<String, u8> {
             .into_iter()
             .flatten()
         {
-            request.push(resolve(spec, p));
+            request.push(resolve_ref(spec, p));
         }
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
@@ -305,14 +284,14 @@ fn schema_roles(spec: &Value) -> BTreeMap<String, u8> {
                 .into_iter()
                 .flatten()
             {
-                request.push(resolve(spec, p));
+                request.push(resolve_ref(spec, p));
             }
             if let Some(body) = op.get("requestBody") {
-                request.push(resolve(spec, body));
+                request.push(resolve_ref(spec, body));
             }
             let responses = op.get("responses").and_then(Value::as_object);
             for r in responses.into_iter().flat_map(|r| r.values()) {
-                let r = resolve(spec, r);
+                let r = resolve_ref(spec, r);
                 response.push(r);
                 if let Some(name) = r.get("x-deck-error-schema").and_then(Value::as_str) {
                     error_schemas.push(name);
@@ -359,7 +338,7 @@ fn schema_roles(spec: &Value) -> BTreeMap<String, u8> {
             }
         }
         for name in seen {
-            *roles.entry(norm(&name)).or_default() |= bit;
+            *roles.entry(fold_name(&name)).or_default() |= bit;
         }
     }
     roles
@@ -434,7 +413,7 @@ fn type_lines(
     let mut roles: BTreeMap<&str, u8> = shapes
         .keys()
         .map(|n| {
-            let bits = from_spec.get(&norm(n)).copied().unwrap_or(0);
+            let bits = from_spec.get(&fold_name(n)).copied().unwrap_or(0);
             (n.as_str(), bits | seeds.get(n).copied().unwrap_or(0))
         })
         .collect();

@@ -38,6 +38,31 @@ pub fn read_json(path: &Path) -> Result<Value, RegenError> {
     })
 }
 
+/// Follows local `$ref`s (`#/components/...`, at most 8 levels) to their target; anything else
+/// is returned as it is.
+pub fn resolve_ref<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
+    let mut v = v;
+    for _ in 0..8 {
+        let Some(r) = v.get("$ref").and_then(Value::as_str) else {
+            return v;
+        };
+        match r.strip_prefix('#').and_then(|p| spec.pointer(p)) {
+            Some(target) => v = target,
+            None => return v,
+        }
+    }
+    v
+}
+
+/// Lower-case letters and digits only: the spec's `getTaskRun`, progenitor's `get_task_run` and
+/// its `GetTaskRun` compare equal (and so do parameter and schema names across those spellings).
+pub fn fold_name(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
 /// Where regen reads from and writes to.
 #[derive(Debug, Clone)]
 pub struct Paths {

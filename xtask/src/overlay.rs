@@ -250,6 +250,12 @@ fn str_field<'a>(op: &'a Value, key: &str, place: &str) -> Result<&'a str, Regen
         .ok_or_else(|| RegenError::new(place, format!("missing string field {key:?}")))
 }
 
+fn array_field<'a>(op: &'a Value, key: &str, place: &str) -> Result<&'a Vec<Value>, RegenError> {
+    op.get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(|| RegenError::new(place, format!("missing array {key:?}")))
+}
+
 fn add_parameters(
     spec: &mut Value,
     op: &Value,
@@ -258,10 +264,7 @@ fn add_parameters(
 ) -> Result<(), RegenError> {
     let path = str_field(op, "path", place)?;
     let method = str_field(op, "method", place)?;
-    let params = op
-        .get("parameters")
-        .and_then(Value::as_array)
-        .ok_or_else(|| RegenError::new(place, "missing array \"parameters\""))?;
+    let params = array_field(op, "parameters", place)?;
     let operation = spec
         .get_mut("paths")
         .and_then(|p| p.get_mut(path))
@@ -301,10 +304,7 @@ fn add_parameters_by_method(
     place: &str,
     warnings: &mut Vec<String>,
 ) -> Result<(), RegenError> {
-    let methods = op
-        .get("methods")
-        .and_then(Value::as_array)
-        .ok_or_else(|| RegenError::new(place, "missing array \"methods\""))?;
+    let methods = array_field(op, "methods", place)?;
     let mut methods_lower = Vec::new();
     for m in methods {
         let m = m
@@ -384,10 +384,7 @@ fn remove_required(
     place: &str,
     warnings: &mut Vec<String>,
 ) -> Result<(), RegenError> {
-    let names = op
-        .get("names")
-        .and_then(Value::as_array)
-        .ok_or_else(|| RegenError::new(place, "missing array \"names\""))?;
+    let names = array_field(op, "names", place)?;
     let (schema, schema_name) = schema_mut(spec, op, place)?;
     let required = schema.get_mut("required").and_then(Value::as_array_mut);
     let Some(required) = required else {
@@ -414,10 +411,7 @@ fn add_required(
     place: &str,
     warnings: &mut Vec<String>,
 ) -> Result<(), RegenError> {
-    let names = op
-        .get("names")
-        .and_then(Value::as_array)
-        .ok_or_else(|| RegenError::new(place, "missing array \"names\""))?;
+    let names = array_field(op, "names", place)?;
     let (schema, schema_name) = schema_mut(spec, op, place)?;
     for name in names {
         let declared = name

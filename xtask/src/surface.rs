@@ -16,6 +16,7 @@
 
 use crate::error::RegenError;
 use crate::overlay::METHODS;
+use crate::{fold_name, resolve_ref};
 use serde_json::Value;
 use syn::{Expr, ImplItem, Item, Stmt, Type};
 
@@ -62,7 +63,7 @@ pub fn spec_operations(spec: &Value) -> Vec<SpecOperation> {
                         .into_iter()
                         .flatten(),
                 )
-                .map(|p| resolve(spec, p))
+                .map(|p| resolve_ref(spec, p))
                 .collect();
             out.push(SpecOperation {
                 id: id.to_string(),
@@ -73,21 +74,6 @@ pub fn spec_operations(spec: &Value) -> Vec<SpecOperation> {
         }
     }
     out
-}
-
-/// Follows a local `$ref` (once per level) to its target.
-fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
-    let mut v = v;
-    for _ in 0..8 {
-        match v.get("$ref").and_then(Value::as_str) {
-            Some(r) if r.starts_with("#/") => match spec.pointer(&r[1..]) {
-                Some(target) => v = target,
-                None => return v,
-            },
-            _ => return v,
-        }
-    }
-    v
 }
 
 fn list_shape(spec: &Value, method: &str, op: &Value, params: &[&Value]) -> Option<ListShape> {
@@ -108,30 +94,22 @@ fn list_shape(spec: &Value, method: &str, op: &Value, params: &[&Value]) -> Opti
         .iter()
         .filter(|(code, _)| code.starts_with('2'))
         .find_map(|(_, r)| {
-            let r = resolve(spec, r);
+            let r = resolve_ref(spec, r);
             r.get("content")?.get("application/json")?.get("schema")
         })?;
-    let body = resolve(spec, body);
+    let body = resolve_ref(spec, body);
     let props = body.get("properties")?.as_object()?;
-    let data = resolve(spec, props.get("data")?);
+    let data = resolve_ref(spec, props.get("data")?);
     if data.get("type").and_then(Value::as_str) != Some("array")
         || !props.contains_key("has_more")
         || !props.contains_key("next_cursor")
     {
         return None;
     }
-    let schema = limit.get("schema").map(|s| resolve(spec, s));
+    let schema = limit.get("schema").map(|s| resolve_ref(spec, s));
     let bound = |k: &str| schema.and_then(|s| s.get(k)).and_then(Value::as_i64);
     let limit_range = bound("minimum").zip(bound("maximum"));
     Some(ListShape { limit_range })
-}
-
-/// Lower-case alphanumerics only: `getTaskRun` and progenitor's `get_task_run` compare equal.
-fn fold(id: &str) -> String {
-    id.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
 }
 
 /// One generated builder and what the surface needs to know about it.
@@ -192,7 +170,7 @@ pub fn emit(file: &mut syn::File, spec: &Value, source: &str) -> Result<Vec<Stri
     for b in &builders {
         let matching: Vec<&SpecOperation> = operations
             .iter()
-            .filter(|o| fold(&o.id) == fold(&b.progenitor_id))
+            .filter(|o| fold_name(&o.id) == fold_name(&b.progenitor_id))
             .collect();
         let [op] = matching[..] else {
             return Err(err(format!(
@@ -479,7 +457,7 @@ mod tests {
 
     #[test]
     fn ids_fold_across_cases() {
-        assert_eq!(fold("getTaskRun"), fold("get_task_run"));
-        assert_ne!(fold("getTask"), fold("get_task_run"));
+        assert_eq!(fold_name("getTaskRun"), fold_name("get_task_run"));
+        assert_ne!(fold_name("getTask"), fold_name("get_task_run"));
     }
 }

@@ -31,12 +31,7 @@ impl RateWindow {
     pub(crate) fn admit(&self) -> bool {
         let now = Instant::now();
         let mut accepted = self.accepted.lock().unwrap_or_else(PoisonError::into_inner);
-        while accepted
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            accepted.pop_front();
-        }
+        crate::rate_limit::prune(&mut accepted, now, self.window);
         if accepted.len() >= self.limit {
             return false;
         }

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use serde::de::DeserializeOwned;
 
 use super::page::{Page, PageRequest};
 use super::stream::Fetch;
 use crate::call::{CallOptions, send_request};
-use crate::error::{Error, Result, decode_json};
+use crate::error::{Error, Keys, Result};
 
 /// The query parameter names and page-size bounds of a list operation (from the spec).
 #[derive(Debug, Clone, Copy)]
@@ -27,9 +26,12 @@ pub(crate) struct RequestList<T> {
     pub(crate) api: deck_api::Client,
     pub(crate) request: reqwest::Request,
     pub(crate) params: ListParams,
-    /// Decodes a response body; monomorphised where `T: DeserializeOwned` is known, so the
-    /// paginator itself needs no such bound (pages can also come from a closure).
-    pub(crate) decode: fn(&'static str, &[u8]) -> Result<Page<T>>,
+    /// Decodes a response body (`decode_json_with::<Page<T>>`); monomorphised where
+    /// `T: DeserializeOwned` is known, so the paginator itself needs no such bound (pages can
+    /// also come from a closure).
+    pub(crate) decode: fn(&str, &[u8], Keys) -> Result<Page<T>>,
+    /// Which repeated keys make a page ambiguous to `T`.
+    pub(crate) keys: Keys,
 }
 
 impl<T> Clone for RequestList<T> {
@@ -42,6 +44,7 @@ impl<T> Clone for RequestList<T> {
                 .expect("a list request has no streaming body"),
             params: self.params,
             decode: self.decode,
+            keys: self.keys,
         }
     }
 }
@@ -100,25 +103,8 @@ impl<T: Send + 'static> RequestList<T> {
             }
         }
         let reply = send_request(&self.api, operation_id, request, &CallOptions::new()).await?;
-        (self.decode)(operation_id, &reply.body).map_err(|e| reply.scrub(e))
+        (self.decode)(operation_id, &reply.body, self.keys).map_err(|e| reply.scrub(e))
     }
-}
-
-/// Decodes a page body; a failure names the JSON path (`data[3].file_size`).
-pub(crate) fn decode_page<T: DeserializeOwned>(
-    operation_id: &'static str,
-    body: &[u8],
-) -> Result<Page<T>> {
-    decode_json(operation_id, body)
-}
-
-/// [`decode_page`] for generated item types, which refuse a repeated field they read themselves
-/// (see [`Keys::Read`](crate::error::Keys::Read)).
-pub(crate) fn decode_page_read<T: DeserializeOwned>(
-    operation_id: &'static str,
-    body: &[u8],
-) -> Result<Page<T>> {
-    crate::error::decode_json_with(operation_id, body, crate::error::Keys::Read)
 }
 
 #[cfg(test)]

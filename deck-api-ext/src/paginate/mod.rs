@@ -170,10 +170,8 @@ impl<T: DeserializeOwned + Send + 'static> Paginator<T> {
                 api,
                 request,
                 params,
-                decode: match keys {
-                    crate::error::Keys::All => http::decode_page::<T>,
-                    crate::error::Keys::Read => http::decode_page_read::<T>,
-                },
+                decode: crate::error::decode_json_with::<Page<T>>,
+                keys,
             })),
         );
         paginator.limit_range = params.limit_range.unwrap_or((1, i64::from(MAX_LIMIT)));

@@ -24,9 +24,10 @@ pub const USAGE: u8 = 2;
 /// the other two end the same way, so scripts need one code).
 pub const INTERRUPTED: u8 = 130;
 
-/// A report quotes at most this many characters of any one value a server sent (an id, a
-/// `file_size`), then `…`. The library bounds its own messages the same way.
-pub const QUOTE_LIMIT: usize = 100;
+/// A report quotes at most [`QUOTE_LIMIT`] characters of any one value a server sent (an id, a
+/// `file_size`), then `…`, with the library's own [`clip`]; [`one_line`] keeps a report on one
+/// line.
+pub use deck_api_ext::error::{QUOTE_LIMIT, clip, one_line};
 
 /// A report line is cut after this many characters: a backstop, every part is bounded already.
 const LINE_LIMIT: usize = 1000;
@@ -40,15 +41,6 @@ static SECRET: OnceLock<String> = OnceLock::new();
 pub fn hide_in_reports(key: &str) {
     if !key.is_empty() {
         let _ = SECRET.set(key.to_owned());
-    }
-}
-
-/// `text` on one line, at most `limit` characters, with `…` when cut.
-pub fn clip(text: &str, limit: usize) -> String {
-    let line = one_line(text);
-    match line.char_indices().nth(limit) {
-        None => line,
-        Some((end, _)) => format!("{}…", &line[..end]),
     }
 }
 
@@ -134,14 +126,6 @@ impl Failure {
         }
         ExitCode::from(self.exit_code())
     }
-}
-
-/// `text` with line breaks and other control characters replaced by spaces, so a report is
-/// always exactly one line, whatever a server put in its message.
-pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub enum SizeError {
 impl fmt::Display for SizeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Values are quoted cut to QUOTE_LIMIT characters: a server may send megabytes.
-        let q = |v: &str| clip(v, QUOTE_LIMIT);
+        let q = |v: &str| clip(v, QUOTE_LIMIT).into_owned();
         match self {
             SizeError::Missing => f.write_str("file_size is missing"),
             SizeError::Negative(v) => write!(f, "file_size is negative ({})", q(v)),

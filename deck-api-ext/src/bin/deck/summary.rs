@@ -19,6 +19,7 @@ pub fn summary_line(run_id: &str, dir: &Path, summary: &PullSummary, elapsed: Du
         human_bytes(summary.bytes),
         elapsed.as_secs_f64()
     ))
+    .into_owned()
 }
 
 /// `failed stor_x -> deck-files/a.pdf: <why>`.
@@ -29,6 +30,7 @@ pub fn failure_line(failure: &PullFailure) -> String {
         failure.path.display(),
         failure.error
     ))
+    .into_owned()
 }
 
 /// `512 B`, `1.5 KiB`, `74.2 MiB`, ...: binary units, one decimal.
