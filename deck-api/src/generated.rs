@@ -8,6 +8,211 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///A task associated with an agent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AgentTaskSummary {
+        ///Unique identifier for the task, prefixed with `task_`.
+        pub id: ::std::string::String,
+        ///Display name for the task.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Always `task`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub object: ::std::option::Option<::std::string::String>,
+        ///Task status: `learning`, `test`, or `live`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+    }
+    impl AgentTaskSummary {
+        pub fn builder() -> builder::AgentTaskSummary {
+            Default::default()
+        }
+    }
+    ///Request body for creating a new agent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CreateAgentRequest {
+        ///Description of the agent's purpose.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Display name for the agent.
+        pub name: ::std::string::String,
+    }
+    impl CreateAgentRequest {
+        pub fn builder() -> builder::CreateAgentRequest {
+            Default::default()
+        }
+    }
+    ///Request body for creating a credential.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CreateCredentialRequest {
+        ///Structure depends on `auth_method`. For `username_password`, pass `{ "username": "...", "password": "..." }`; extra login values go in `source_fields` (keys matching `^[a-z][a-z0-9_]{0,63}$`, at most 10). Secret: never printed by this client.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth_credentials: ::std::option::Option<::serde_json::Value>,
+        ///One of `username_password` or `none`. Defaults to `none` if not provided.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth_method: ::std::option::Option<::std::string::String>,
+        ///An identifier from your system. Max 255 characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub external_id: ::std::option::Option<CreateCredentialRequestExternalId>,
+        ///The source to authenticate against. Prefixed with `src_`.
+        pub source_id: ::std::string::String,
+    }
+    impl CreateCredentialRequest {
+        pub fn builder() -> builder::CreateCredentialRequest {
+            Default::default()
+        }
+    }
+    ///An identifier from your system. Max 255 characters.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    #[non_exhaustive]
+    pub struct CreateCredentialRequestExternalId(::std::string::String);
+    impl ::std::ops::Deref for CreateCredentialRequestExternalId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateCredentialRequestExternalId>
+    for ::std::string::String {
+        fn from(value: CreateCredentialRequestExternalId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateCredentialRequestExternalId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateCredentialRequestExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CreateCredentialRequestExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateCredentialRequestExternalId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Request body for creating an event destination: name, type, events, and exactly one type-specific configuration object whose property name matches type.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CreateEventDestinationRequest {
+        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_eventbridge: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_kinesis: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_s3: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_sqs: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub azure_servicebus: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Event types to deliver. Use `["*"]` to subscribe to all; `*` cannot be combined with specific types and the list must not be empty.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub events: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub gcp_pubsub: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub hookdeck: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Display name.
+        pub name: ::std::string::String,
+        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub rabbitmq: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<EventDestinationType>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook: ::std::option::Option<WebhookDestinationConfig>,
+    }
+    impl CreateEventDestinationRequest {
+        pub fn builder() -> builder::CreateEventDestinationRequest {
+            Default::default()
+        }
+    }
+    ///A session token for the Auth Component.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CreateSessionTokenResponse {
+        ///ISO 8601 timestamp of when the resource was created.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///30 minutes after `created_at`.
+        pub expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Unique identifier for the token, prefixed with `tok_`.
+        pub id: ::std::string::String,
+        ///Always `token`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub object: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The token value to pass to `<DeckAuthComponent />`. Prefixed with `tk_`. Treat as a bearer secret until it expires.
+        pub token: ::std::string::String,
+    }
+    impl CreateSessionTokenResponse {
+        pub fn builder() -> builder::CreateSessionTokenResponse {
+            Default::default()
+        }
+    }
+    ///Request body for creating a new source.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CreateSourceRequest {
+        ///Display name for the source.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Source type. Use `website` for web-based sources.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+        pub website: SourceWebsite,
+    }
+    impl CreateSourceRequest {
+        pub fn builder() -> builder::CreateSourceRequest {
+            Default::default()
+        }
+    }
     ///Request body for creating a new task.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -31,12 +236,110 @@ pub mod types {
         ///Instructions for the agent.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub prompt: ::std::option::Option<::std::string::String>,
+        ///Execution settings (`timeout_seconds`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub settings: ::std::option::Option<TaskSettings>,
         ///Storage configuration for file capture during task execution. Supports `enabled`, `extraction`, `extraction_schema`, and `deduplication`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub storage: ::std::option::Option<StorageConfig>,
     }
     impl CreateTaskRequest {
         pub fn builder() -> builder::CreateTaskRequest {
+            Default::default()
+        }
+    }
+    ///Summary of stored credentials. Sensitive values are not returned.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct CredentialAuthSummary {
+        ///The stored key identifier.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub key: ::std::option::Option<::std::string::String>,
+        ///Extra non-secret login values (e.g. `company_id`).
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub source_fields: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///The stored username.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub username: ::std::option::Option<::std::string::String>,
+    }
+    impl CredentialAuthSummary {
+        pub fn builder() -> builder::CredentialAuthSummary {
+            Default::default()
+        }
+    }
+    ///Confirmation that the agent was deleted.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct DeleteAgentResponse {
+        ///Always `true`.
+        pub deleted: bool,
+        ///Identifier of the deleted agent, prefixed with `agt_`.
+        pub id: ::std::string::String,
+        ///Always `agent`.
+        pub object: ::std::string::String,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl DeleteAgentResponse {
+        pub fn builder() -> builder::DeleteAgentResponse {
+            Default::default()
+        }
+    }
+    ///Confirmation that the credential was deleted.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct DeleteCredentialResponse {
+        ///Always `true`.
+        pub deleted: bool,
+        ///Identifier of the deleted credential, prefixed with `cred_`.
+        pub id: ::std::string::String,
+        ///Always `credential`.
+        pub object: ::std::string::String,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl DeleteCredentialResponse {
+        pub fn builder() -> builder::DeleteCredentialResponse {
+            Default::default()
+        }
+    }
+    ///Confirmation that the event destination was deleted.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct DeleteEventDestinationResponse {
+        ///Always `true`.
+        pub deleted: bool,
+        ///Identifier of the deleted event destination, prefixed with `evtd_`.
+        pub id: ::std::string::String,
+        ///Always `event_destination`.
+        pub object: ::std::string::String,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl DeleteEventDestinationResponse {
+        pub fn builder() -> builder::DeleteEventDestinationResponse {
+            Default::default()
+        }
+    }
+    ///Confirmation that the source was deleted.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct DeleteSourceResponse {
+        ///Always `true`.
+        pub deleted: bool,
+        ///Identifier of the deleted source, prefixed with `src_`.
+        pub id: ::std::string::String,
+        ///Always `source`.
+        pub object: ::std::string::String,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl DeleteSourceResponse {
+        pub fn builder() -> builder::DeleteSourceResponse {
             Default::default()
         }
     }
@@ -59,6 +362,25 @@ pub mod types {
             Default::default()
         }
     }
+    ///Confirmation that the task was deleted.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct DeleteTaskResponse {
+        ///Always `true`.
+        pub deleted: bool,
+        ///Identifier of the deleted task, prefixed with `task_`.
+        pub id: ::std::string::String,
+        ///Always `task`.
+        pub object: ::std::string::String,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl DeleteTaskResponse {
+        pub fn builder() -> builder::DeleteTaskResponse {
+            Default::default()
+        }
+    }
     ///Standard error response.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -70,6 +392,597 @@ pub mod types {
     }
     impl ErrorResponse {
         pub fn builder() -> builder::ErrorResponse {
+            Default::default()
+        }
+    }
+    ///One delivery of an event to a destination.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct EventDeliveryResponse {
+        ///Delivery attempts made.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub attempts: ::std::option::Option<i32>,
+        ///ISO 8601 timestamp of when the resource was created.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///When the delivery succeeded, if it did.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub delivered_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///The destination, prefixed with `evtd_`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_destination_id: ::std::option::Option<::std::string::String>,
+        ///The delivered event, prefixed with `evt_`.
+        pub event_id: ::std::string::String,
+        ///Type of the delivered event.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_type: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the delivery, prefixed with `edlv_`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///Always `event_delivery`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub object: ::std::option::Option<::std::string::String>,
+        ///`success` or `failure`.
+        pub status: ::std::string::String,
+    }
+    impl EventDeliveryResponse {
+        pub fn builder() -> builder::EventDeliveryResponse {
+            Default::default()
+        }
+    }
+    ///An event destination object.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct EventDestinationResponse {
+        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_eventbridge: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_kinesis: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_s3: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_sqs: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub azure_servicebus: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///ISO 8601 timestamp of when the resource was created.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Event types delivered to this destination.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub events: ::std::vec::Vec<::std::string::String>,
+        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub gcp_pubsub: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub hookdeck: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Unique identifier for the event destination, prefixed with `evtd_`.
+        pub id: ::std::string::String,
+        ///Display name.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Always `event_destination`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub object: ::std::option::Option<::std::string::String>,
+        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub rabbitmq: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///`pending_verification`, `active`, or `inactive`.
+        pub status: EventDestinationResponseStatus,
+        #[serde(rename = "type")]
+        pub type_: EventDestinationType,
+        ///ISO 8601 timestamp of when the resource was last updated.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook: ::std::option::Option<WebhookDestinationConfig>,
+    }
+    impl EventDestinationResponse {
+        pub fn builder() -> builder::EventDestinationResponse {
+            Default::default()
+        }
+    }
+    ///`EventDestinationResponseStatus`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    #[non_exhaustive]
+    pub enum EventDestinationResponseStatus {
+        Known(EventDestinationResponseStatusKnown),
+        Other(::std::string::String),
+    }
+    impl ::std::convert::From<EventDestinationResponseStatusKnown>
+    for EventDestinationResponseStatus {
+        fn from(value: EventDestinationResponseStatusKnown) -> Self {
+            Self::Known(value)
+        }
+    }
+    ///`EventDestinationResponseStatusKnown`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum EventDestinationResponseStatusKnown {
+        #[serde(rename = "pending_verification")]
+        PendingVerification,
+        #[serde(rename = "active")]
+        Active,
+        #[serde(rename = "inactive")]
+        Inactive,
+    }
+    impl ::std::fmt::Display for EventDestinationResponseStatusKnown {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::PendingVerification => f.write_str("pending_verification"),
+                Self::Active => f.write_str("active"),
+                Self::Inactive => f.write_str("inactive"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventDestinationResponseStatusKnown {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "pending_verification" => Ok(Self::PendingVerification),
+                "active" => Ok(Self::Active),
+                "inactive" => Ok(Self::Inactive),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventDestinationResponseStatusKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EventDestinationResponseStatusKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Destination type. The endpoint configuration is carried under a property whose name equals this value. Defaults to `webhook` if omitted on create.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    #[non_exhaustive]
+    pub enum EventDestinationType {
+        Known(EventDestinationTypeKnown),
+        Other(::std::string::String),
+    }
+    impl ::std::convert::From<EventDestinationTypeKnown> for EventDestinationType {
+        fn from(value: EventDestinationTypeKnown) -> Self {
+            Self::Known(value)
+        }
+    }
+    ///`EventDestinationTypeKnown`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum EventDestinationTypeKnown {
+        #[serde(rename = "webhook")]
+        Webhook,
+        #[serde(rename = "aws_sqs")]
+        AwsSqs,
+        #[serde(rename = "aws_kinesis")]
+        AwsKinesis,
+        #[serde(rename = "aws_s3")]
+        AwsS3,
+        #[serde(rename = "aws_eventbridge")]
+        AwsEventbridge,
+        #[serde(rename = "gcp_pubsub")]
+        GcpPubsub,
+        #[serde(rename = "rabbitmq")]
+        Rabbitmq,
+        #[serde(rename = "azure_servicebus")]
+        AzureServicebus,
+        #[serde(rename = "hookdeck")]
+        Hookdeck,
+    }
+    impl ::std::fmt::Display for EventDestinationTypeKnown {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Webhook => f.write_str("webhook"),
+                Self::AwsSqs => f.write_str("aws_sqs"),
+                Self::AwsKinesis => f.write_str("aws_kinesis"),
+                Self::AwsS3 => f.write_str("aws_s3"),
+                Self::AwsEventbridge => f.write_str("aws_eventbridge"),
+                Self::GcpPubsub => f.write_str("gcp_pubsub"),
+                Self::Rabbitmq => f.write_str("rabbitmq"),
+                Self::AzureServicebus => f.write_str("azure_servicebus"),
+                Self::Hookdeck => f.write_str("hookdeck"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventDestinationTypeKnown {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "webhook" => Ok(Self::Webhook),
+                "aws_sqs" => Ok(Self::AwsSqs),
+                "aws_kinesis" => Ok(Self::AwsKinesis),
+                "aws_s3" => Ok(Self::AwsS3),
+                "aws_eventbridge" => Ok(Self::AwsEventbridge),
+                "gcp_pubsub" => Ok(Self::GcpPubsub),
+                "rabbitmq" => Ok(Self::Rabbitmq),
+                "azure_servicebus" => Ok(Self::AzureServicebus),
+                "hookdeck" => Ok(Self::Hookdeck),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventDestinationTypeKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventDestinationTypeKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///An agent object. Agents organize related tasks under a single use case.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct GetAgentResponse {
+        ///ISO 8601 timestamp of when the resource was created.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Description of the agent's purpose.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the agent, prefixed with `agt_`.
+        pub id: ::std::string::String,
+        ///Display name for the agent.
+        pub name: ::std::string::String,
+        ///Always `agent`.
+        pub object: ::std::string::String,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///Tasks associated with this agent.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub tasks: ::std::vec::Vec<AgentTaskSummary>,
+        ///ISO 8601 timestamp of when the resource was last updated.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    impl GetAgentResponse {
+        pub fn builder() -> builder::GetAgentResponse {
+            Default::default()
+        }
+    }
+    ///A credential object.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct GetCredentialResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth_credentials: ::std::option::Option<CredentialAuthSummary>,
+        ///`username_password` or `none`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth_method: ::std::option::Option<::std::string::String>,
+        ///ISO 8601 timestamp of when the resource was created.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///An identifier from your system.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub external_id: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the credential, prefixed with `cred_`.
+        pub id: ::std::string::String,
+        ///Always `credential`.
+        pub object: ::std::string::String,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The source this credential authenticates against. Prefixed with `src_`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source_id: ::std::option::Option<::std::string::String>,
+        ///Credential status: `unverified`, `verified`, `invalid`, or `deleted`.
+        pub status: GetCredentialResponseStatus,
+        ///ISO 8601 timestamp of when the resource was last updated.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    impl GetCredentialResponse {
+        pub fn builder() -> builder::GetCredentialResponse {
+            Default::default()
+        }
+    }
+    ///`GetCredentialResponseStatus`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    #[non_exhaustive]
+    pub enum GetCredentialResponseStatus {
+        Known(GetCredentialResponseStatusKnown),
+        Other(::std::string::String),
+    }
+    impl ::std::convert::From<GetCredentialResponseStatusKnown>
+    for GetCredentialResponseStatus {
+        fn from(value: GetCredentialResponseStatusKnown) -> Self {
+            Self::Known(value)
+        }
+    }
+    ///`GetCredentialResponseStatusKnown`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum GetCredentialResponseStatusKnown {
+        #[serde(rename = "unverified")]
+        Unverified,
+        #[serde(rename = "verified")]
+        Verified,
+        #[serde(rename = "invalid")]
+        Invalid,
+        #[serde(rename = "deleted")]
+        Deleted,
+    }
+    impl ::std::fmt::Display for GetCredentialResponseStatusKnown {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Unverified => f.write_str("unverified"),
+                Self::Verified => f.write_str("verified"),
+                Self::Invalid => f.write_str("invalid"),
+                Self::Deleted => f.write_str("deleted"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for GetCredentialResponseStatusKnown {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "unverified" => Ok(Self::Unverified),
+                "verified" => Ok(Self::Verified),
+                "invalid" => Ok(Self::Invalid),
+                "deleted" => Ok(Self::Deleted),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetCredentialResponseStatusKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for GetCredentialResponseStatusKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A lifecycle event emitted by the platform.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct GetEventResponse {
+        ///ISO 8601 timestamp of when the resource was created.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///A summary of the resource that triggered the event.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::serde_json::Value>,
+        ///Unique identifier for the event, prefixed with `evt_`.
+        pub id: ::std::string::String,
+        ///Always `event`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub object: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///Event type, `<resource>.<action>` (e.g. `task_run.completed`).
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl GetEventResponse {
+        pub fn builder() -> builder::GetEventResponse {
+            Default::default()
+        }
+    }
+    ///A session object representing an isolated compute session for executing tasks.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct GetSessionResponse {
+        ///ISO 8601 timestamp of when the resource was created.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Unique identifier for the session, prefixed with `sess_`.
+        pub id: ::std::string::String,
+        ///Always `session`.
+        pub object: ::std::string::String,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///Total session runtime in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub runtime_ms: ::std::option::Option<i64>,
+        ///Session status: `queued`, `running`, `idle`, `completing`, `completed`, or `failed`.
+        pub status: GetSessionResponseStatus,
+        ///Task runs executed in this session.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub task_runs: ::std::vec::Vec<SessionTaskRun>,
+        ///ISO 8601 timestamp of when the resource was last updated.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    impl GetSessionResponse {
+        pub fn builder() -> builder::GetSessionResponse {
+            Default::default()
+        }
+    }
+    ///`GetSessionResponseStatus`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    #[non_exhaustive]
+    pub enum GetSessionResponseStatus {
+        Known(GetSessionResponseStatusKnown),
+        Other(::std::string::String),
+    }
+    impl ::std::convert::From<GetSessionResponseStatusKnown>
+    for GetSessionResponseStatus {
+        fn from(value: GetSessionResponseStatusKnown) -> Self {
+            Self::Known(value)
+        }
+    }
+    ///`GetSessionResponseStatusKnown`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum GetSessionResponseStatusKnown {
+        #[serde(rename = "queued")]
+        Queued,
+        #[serde(rename = "running")]
+        Running,
+        #[serde(rename = "idle")]
+        Idle,
+        #[serde(rename = "completing")]
+        Completing,
+        #[serde(rename = "completed")]
+        Completed,
+        #[serde(rename = "failed")]
+        Failed,
+    }
+    impl ::std::fmt::Display for GetSessionResponseStatusKnown {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Queued => f.write_str("queued"),
+                Self::Running => f.write_str("running"),
+                Self::Idle => f.write_str("idle"),
+                Self::Completing => f.write_str("completing"),
+                Self::Completed => f.write_str("completed"),
+                Self::Failed => f.write_str("failed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for GetSessionResponseStatusKnown {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "queued" => Ok(Self::Queued),
+                "running" => Ok(Self::Running),
+                "idle" => Ok(Self::Idle),
+                "completing" => Ok(Self::Completing),
+                "completed" => Ok(Self::Completed),
+                "failed" => Ok(Self::Failed),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetSessionResponseStatusKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for GetSessionResponseStatusKnown {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A source object: a website the agents connect to.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct GetSourceResponse {
+        ///ISO 8601 timestamp of when the resource was created.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Unique identifier for the source, prefixed with `src_`.
+        pub id: ::std::string::String,
+        ///Display name for the source.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Always `source`.
+        pub object: ::std::string::String,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///Source type, e.g. `website`.
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+        ///ISO 8601 timestamp of when the resource was last updated.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub website: ::std::option::Option<SourceWebsite>,
+    }
+    impl GetSourceResponse {
+        pub fn builder() -> builder::GetSourceResponse {
             Default::default()
         }
     }
@@ -147,6 +1060,9 @@ pub mod types {
         ///Unique identifier for the API request.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub request_id: ::std::option::Option<::std::string::String>,
+        ///Execution settings (`timeout_seconds`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub settings: ::std::option::Option<TaskSettings>,
         ///Task status: `learning`, `test`, or `live`.
         pub status: GetTaskResponseStatus,
         ///Storage configuration for file capture during task execution.
@@ -240,6 +1156,9 @@ pub mod types {
         ///The agent that executed this run.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub agent_id: ::std::option::Option<::std::string::String>,
+        ///Run-level visibility artifacts (screenshots). Returned only with `include=artifacts`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub artifacts: ::std::option::Option<TaskRunArtifacts>,
         ///ISO 8601 timestamp of when the run was canceled, if applicable.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub canceled_at: ::std::option::Option<
@@ -255,7 +1174,7 @@ pub mod types {
         pub errors: ::std::option::Option<::std::vec::Vec<TaskRunError>>,
         ///Unique identifier for the task run, prefixed with `trun_`.
         pub id: ::std::string::String,
-        ///Input data provided when the run was created. Returned only with `include=input`.
+        ///Input data provided when the run was created. Returned only with `include=input`. A string starting `enc_` when the organization encrypts payloads.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub input: ::std::option::Option<::serde_json::Value>,
         ///Interaction details when the run is paused waiting for user input (e.g. MFA code, security question).
@@ -263,7 +1182,7 @@ pub mod types {
         pub interaction: ::std::option::Option<::serde_json::Value>,
         ///Always `task_run`.
         pub object: ::std::string::String,
-        ///Output data produced by the task execution.
+        ///Output data produced by the task execution. A string starting `enc_` when the organization encrypts payloads.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub output: ::std::option::Option<::serde_json::Value>,
         ///Unique identifier for the API request.
@@ -398,6 +1317,24 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///Result of the API key test.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct GetTestResponse {
+        ///`live`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub environment: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///`ready` when the key works.
+        pub status: ::std::string::String,
+    }
+    impl GetTestResponse {
+        pub fn builder() -> builder::GetTestResponse {
+            Default::default()
         }
     }
     ///An idempotency key: 1 to 256 characters.
@@ -637,6 +1574,166 @@ pub mod types {
             Default::default()
         }
     }
+    ///A page of event deliveries.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaginatedResponseOfEventDeliveryResponse {
+        ///Array of resource objects for the current page.
+        pub data: ::std::vec::Vec<EventDeliveryResponse>,
+        ///`true` if there are more results beyond this page.
+        pub has_more: bool,
+        ///Opaque cursor string to pass as the `cursor` query parameter on the next request. `null` when there are no more pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl PaginatedResponseOfEventDeliveryResponse {
+        pub fn builder() -> builder::PaginatedResponseOfEventDeliveryResponse {
+            Default::default()
+        }
+    }
+    ///A page of event destinations.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaginatedResponseOfEventDestinationResponse {
+        ///Array of resource objects for the current page.
+        pub data: ::std::vec::Vec<EventDestinationResponse>,
+        ///`true` if there are more results beyond this page.
+        pub has_more: bool,
+        ///Opaque cursor string to pass as the `cursor` query parameter on the next request. `null` when there are no more pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl PaginatedResponseOfEventDestinationResponse {
+        pub fn builder() -> builder::PaginatedResponseOfEventDestinationResponse {
+            Default::default()
+        }
+    }
+    ///A page of agents.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaginatedResponseOfGetAgentResponse {
+        ///Array of resource objects for the current page.
+        pub data: ::std::vec::Vec<GetAgentResponse>,
+        ///`true` if there are more results beyond this page.
+        pub has_more: bool,
+        ///Opaque cursor string to pass as the `cursor` query parameter on the next request. `null` when there are no more pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl PaginatedResponseOfGetAgentResponse {
+        pub fn builder() -> builder::PaginatedResponseOfGetAgentResponse {
+            Default::default()
+        }
+    }
+    ///A page of credentials.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaginatedResponseOfGetCredentialResponse {
+        ///Array of resource objects for the current page.
+        pub data: ::std::vec::Vec<GetCredentialResponse>,
+        ///`true` if there are more results beyond this page.
+        pub has_more: bool,
+        ///Opaque cursor string to pass as the `cursor` query parameter on the next request. `null` when there are no more pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl PaginatedResponseOfGetCredentialResponse {
+        pub fn builder() -> builder::PaginatedResponseOfGetCredentialResponse {
+            Default::default()
+        }
+    }
+    ///A page of events.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaginatedResponseOfGetEventResponse {
+        ///Array of resource objects for the current page.
+        pub data: ::std::vec::Vec<GetEventResponse>,
+        ///`true` if there are more results beyond this page.
+        pub has_more: bool,
+        ///Opaque cursor string to pass as the `cursor` query parameter on the next request. `null` when there are no more pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl PaginatedResponseOfGetEventResponse {
+        pub fn builder() -> builder::PaginatedResponseOfGetEventResponse {
+            Default::default()
+        }
+    }
+    ///A page of sources.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaginatedResponseOfGetSourceResponse {
+        ///Array of resource objects for the current page.
+        pub data: ::std::vec::Vec<GetSourceResponse>,
+        ///`true` if there are more results beyond this page.
+        pub has_more: bool,
+        ///Opaque cursor string to pass as the `cursor` query parameter on the next request. `null` when there are no more pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl PaginatedResponseOfGetSourceResponse {
+        pub fn builder() -> builder::PaginatedResponseOfGetSourceResponse {
+            Default::default()
+        }
+    }
+    ///A page of tasks.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaginatedResponseOfGetTaskResponse {
+        ///Array of resource objects for the current page.
+        pub data: ::std::vec::Vec<GetTaskResponse>,
+        ///`true` if there are more results beyond this page.
+        pub has_more: bool,
+        ///Opaque cursor string to pass as the `cursor` query parameter on the next request. `null` when there are no more pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl PaginatedResponseOfGetTaskResponse {
+        pub fn builder() -> builder::PaginatedResponseOfGetTaskResponse {
+            Default::default()
+        }
+    }
+    ///A page of task runs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaginatedResponseOfGetTaskRunResponse {
+        ///Array of resource objects for the current page.
+        pub data: ::std::vec::Vec<GetTaskRunResponse>,
+        ///`true` if there are more results beyond this page.
+        pub has_more: bool,
+        ///Opaque cursor string to pass as the `cursor` query parameter on the next request. `null` when there are no more pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the API request.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+    }
+    impl PaginatedResponseOfGetTaskRunResponse {
+        pub fn builder() -> builder::PaginatedResponseOfGetTaskRunResponse {
+            Default::default()
+        }
+    }
     ///`PaginatedResponseOfListStorageItemResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -730,6 +1827,64 @@ pub mod types {
             value.parse()
         }
     }
+    ///Request body for running a task.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct RunTaskRequest {
+        ///The credential to authenticate with. Prefixed with `cred_`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credential_id: ::std::option::Option<::std::string::String>,
+        ///Input data matching the task's input_schema.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub input: ::std::option::Option<::serde_json::Value>,
+        ///Client-specified request identifier for tracing.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///An existing session to reuse for this run. Prefixed with `sess_`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session_id: ::std::option::Option<::std::string::String>,
+        ///The source to run the task against. Prefixed with `src_`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source_id: ::std::option::Option<::std::string::String>,
+    }
+    impl RunTaskRequest {
+        pub fn builder() -> builder::RunTaskRequest {
+            Default::default()
+        }
+    }
+    ///A task run executed in the session.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct SessionTaskRun {
+        ///The agent that executed the run.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub agent_id: ::std::option::Option<::std::string::String>,
+        ///The credential used, if any.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credential_id: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the task run, prefixed with `trun_`.
+        pub id: ::std::string::String,
+        ///The task that was executed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub task_id: ::std::option::Option<::std::string::String>,
+    }
+    impl SessionTaskRun {
+        pub fn builder() -> builder::SessionTaskRun {
+            Default::default()
+        }
+    }
+    ///Website configuration for the source.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct SourceWebsite {
+        ///The website's URL.
+        pub url: ::std::string::String,
+    }
+    impl SourceWebsite {
+        pub fn builder() -> builder::SourceWebsite {
+            Default::default()
+        }
+    }
     ///Storage configuration for file capture during task execution.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
@@ -752,6 +1907,31 @@ pub mod types {
             Default::default()
         }
     }
+    ///Request body for submitting interaction input.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct SubmitInteractionRequest {
+        ///Field values matching the interaction's field names. Each key corresponds to a field name from the interaction object (e.g. `{ "code": "123456" }`).
+        pub input: ::serde_json::Value,
+    }
+    impl SubmitInteractionRequest {
+        pub fn builder() -> builder::SubmitInteractionRequest {
+            Default::default()
+        }
+    }
+    ///Run-level visibility artifacts. Returned only with `include=artifacts`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct TaskRunArtifacts {
+        ///Screenshots taken during the run.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub screenshots: ::std::vec::Vec<TaskRunScreenshot>,
+    }
+    impl TaskRunArtifacts {
+        pub fn builder() -> builder::TaskRunArtifacts {
+            Default::default()
+        }
+    }
     ///Error details for a failed task run. Same structure as API-level errors.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -769,6 +1949,34 @@ pub mod types {
     }
     impl TaskRunError {
         pub fn builder() -> builder::TaskRunError {
+            Default::default()
+        }
+    }
+    ///A screenshot taken during the run.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct TaskRunScreenshot {
+        ///When the screenshot was taken.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///File name of the screenshot.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_name: ::std::option::Option<::std::string::String>,
+        ///File size in bytes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_size: ::std::option::Option<i64>,
+        ///MIME type.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_type: ::std::option::Option<::std::string::String>,
+        ///The agent's reasoning at this step.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reasoning: ::std::option::Option<::std::string::String>,
+        ///Signed download URL for the screenshot.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    impl TaskRunScreenshot {
+        pub fn builder() -> builder::TaskRunScreenshot {
             Default::default()
         }
     }
@@ -800,6 +2008,174 @@ pub mod types {
             Default::default()
         }
     }
+    ///Execution settings for the task's runs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct TaskSettings {
+        ///Run timeout in seconds. Default 30 minutes; task creation is rejected if it exceeds your plan's cap.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timeout_seconds: ::std::option::Option<i32>,
+    }
+    impl TaskSettings {
+        pub fn builder() -> builder::TaskSettings {
+            Default::default()
+        }
+    }
+    ///Request body for updating an agent. Only include fields you want to change.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct UpdateAgentRequest {
+        ///Description of the agent's purpose. Set to null to remove it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Display name for the agent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    impl UpdateAgentRequest {
+        pub fn builder() -> builder::UpdateAgentRequest {
+            Default::default()
+        }
+    }
+    ///Request body for updating a credential. Only include fields you want to change.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct UpdateCredentialRequest {
+        ///Updated credentials payload. Secret: never printed by this client.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth_credentials: ::std::option::Option<::serde_json::Value>,
+        ///An identifier from your system. Set to null to remove the mapping.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub external_id: ::std::option::Option<UpdateCredentialRequestExternalId>,
+    }
+    impl UpdateCredentialRequest {
+        pub fn builder() -> builder::UpdateCredentialRequest {
+            Default::default()
+        }
+    }
+    ///An identifier from your system. Set to null to remove the mapping.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    #[non_exhaustive]
+    pub struct UpdateCredentialRequestExternalId(::std::string::String);
+    impl ::std::ops::Deref for UpdateCredentialRequestExternalId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateCredentialRequestExternalId>
+    for ::std::string::String {
+        fn from(value: UpdateCredentialRequestExternalId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UpdateCredentialRequestExternalId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdateCredentialRequestExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for UpdateCredentialRequestExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UpdateCredentialRequestExternalId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Request body for updating an event destination. Only include fields you want to change.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct UpdateEventDestinationRequest {
+        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_eventbridge: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_kinesis: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_s3: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub aws_sqs: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub azure_servicebus: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Event types to deliver. Use `["*"]` to subscribe to all; `*` cannot be combined with specific types and the list must not be empty.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub events: ::std::vec::Vec<::std::string::String>,
+        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub gcp_pubsub: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub hookdeck: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Display name.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub rabbitmq: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///`active` or `inactive`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook: ::std::option::Option<WebhookDestinationConfig>,
+    }
+    impl UpdateEventDestinationRequest {
+        pub fn builder() -> builder::UpdateEventDestinationRequest {
+            Default::default()
+        }
+    }
+    ///Request body for updating a source. Only include fields you want to change.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct UpdateSourceRequest {
+        ///Display name for the source. Set to null to remove it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub website: ::std::option::Option<SourceWebsite>,
+    }
+    impl UpdateSourceRequest {
+        pub fn builder() -> builder::UpdateSourceRequest {
+            Default::default()
+        }
+    }
     ///Request body for updating a task. Only include fields you want to change.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
@@ -819,6 +2195,9 @@ pub mod types {
         ///Instructions for the agent.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub prompt: ::std::option::Option<::std::string::String>,
+        ///Execution settings (`timeout_seconds`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub settings: ::std::option::Option<TaskSettings>,
         ///Storage configuration for file capture during task execution. Supports `enabled`, `extraction`, `extraction_schema`, and `deduplication`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub storage: ::std::option::Option<StorageConfig>,
@@ -858,8 +2237,786 @@ pub mod types {
             Default::default()
         }
     }
+    ///Webhook endpoint configuration.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct WebhookDestinationConfig {
+        ///JSON-encoded object of additional headers.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub custom_headers: ::std::option::Option<::std::string::String>,
+        ///Signing secret (`whsec_` prefix). Auto-generated if not provided. Secret: never printed by this client.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub secret: ::std::option::Option<::std::string::String>,
+        ///Absolute endpoint URL. HTTP is accepted; use HTTPS for production.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    impl WebhookDestinationConfig {
+        pub fn builder() -> builder::WebhookDestinationConfig {
+            Default::default()
+        }
+    }
     /// Types for composing complex structures.
     pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct AgentTaskSummary {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            object: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AgentTaskSummary {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    name: Ok(Default::default()),
+                    object: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                }
+            }
+        }
+        impl AgentTaskSummary {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AgentTaskSummary> for super::AgentTaskSummary {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AgentTaskSummary,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    name: value.name?,
+                    object: value.object?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AgentTaskSummary> for AgentTaskSummary {
+            fn from(value: super::AgentTaskSummary) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    object: Ok(value.object),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateAgentRequest {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateAgentRequest {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl CreateAgentRequest {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateAgentRequest> for super::CreateAgentRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateAgentRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateAgentRequest> for CreateAgentRequest {
+            fn from(value: super::CreateAgentRequest) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateCredentialRequest {
+            auth_credentials: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            auth_method: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            external_id: ::std::result::Result<
+                ::std::option::Option<super::CreateCredentialRequestExternalId>,
+                ::std::string::String,
+            >,
+            source_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateCredentialRequest {
+            fn default() -> Self {
+                Self {
+                    auth_credentials: Ok(Default::default()),
+                    auth_method: Ok(Default::default()),
+                    external_id: Ok(Default::default()),
+                    source_id: Err("no value supplied for source_id".to_string()),
+                }
+            }
+        }
+        impl CreateCredentialRequest {
+            pub fn auth_credentials<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.auth_credentials = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for auth_credentials: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn auth_method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.auth_method = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for auth_method: {e}")
+                    });
+                self
+            }
+            pub fn external_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::CreateCredentialRequestExternalId>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.external_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for external_id: {e}")
+                    });
+                self
+            }
+            pub fn source_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateCredentialRequest>
+        for super::CreateCredentialRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateCredentialRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    auth_credentials: value.auth_credentials?,
+                    auth_method: value.auth_method?,
+                    external_id: value.external_id?,
+                    source_id: value.source_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateCredentialRequest>
+        for CreateCredentialRequest {
+            fn from(value: super::CreateCredentialRequest) -> Self {
+                Self {
+                    auth_credentials: Ok(value.auth_credentials),
+                    auth_method: Ok(value.auth_method),
+                    external_id: Ok(value.external_id),
+                    source_id: Ok(value.source_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateEventDestinationRequest {
+            aws_eventbridge: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            aws_kinesis: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            aws_s3: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            aws_sqs: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            azure_servicebus: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            events: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            gcp_pubsub: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            hookdeck: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            rabbitmq: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                ::std::option::Option<super::EventDestinationType>,
+                ::std::string::String,
+            >,
+            webhook: ::std::result::Result<
+                ::std::option::Option<super::WebhookDestinationConfig>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateEventDestinationRequest {
+            fn default() -> Self {
+                Self {
+                    aws_eventbridge: Ok(Default::default()),
+                    aws_kinesis: Ok(Default::default()),
+                    aws_s3: Ok(Default::default()),
+                    aws_sqs: Ok(Default::default()),
+                    azure_servicebus: Ok(Default::default()),
+                    events: Ok(Default::default()),
+                    gcp_pubsub: Ok(Default::default()),
+                    hookdeck: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    rabbitmq: Ok(Default::default()),
+                    type_: Ok(Default::default()),
+                    webhook: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateEventDestinationRequest {
+            pub fn aws_eventbridge<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_eventbridge = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for aws_eventbridge: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn aws_kinesis<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_kinesis = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aws_kinesis: {e}")
+                    });
+                self
+            }
+            pub fn aws_s3<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_s3 = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aws_s3: {e}")
+                    });
+                self
+            }
+            pub fn aws_sqs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_sqs = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aws_sqs: {e}")
+                    });
+                self
+            }
+            pub fn azure_servicebus<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.azure_servicebus = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for azure_servicebus: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.events = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for events: {e}")
+                    });
+                self
+            }
+            pub fn gcp_pubsub<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.gcp_pubsub = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for gcp_pubsub: {e}")
+                    });
+                self
+            }
+            pub fn hookdeck<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.hookdeck = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for hookdeck: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn rabbitmq<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rabbitmq = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rabbitmq: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::EventDestinationType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn webhook<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::WebhookDestinationConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webhook = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for webhook: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateEventDestinationRequest>
+        for super::CreateEventDestinationRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateEventDestinationRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    aws_eventbridge: value.aws_eventbridge?,
+                    aws_kinesis: value.aws_kinesis?,
+                    aws_s3: value.aws_s3?,
+                    aws_sqs: value.aws_sqs?,
+                    azure_servicebus: value.azure_servicebus?,
+                    events: value.events?,
+                    gcp_pubsub: value.gcp_pubsub?,
+                    hookdeck: value.hookdeck?,
+                    name: value.name?,
+                    rabbitmq: value.rabbitmq?,
+                    type_: value.type_?,
+                    webhook: value.webhook?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateEventDestinationRequest>
+        for CreateEventDestinationRequest {
+            fn from(value: super::CreateEventDestinationRequest) -> Self {
+                Self {
+                    aws_eventbridge: Ok(value.aws_eventbridge),
+                    aws_kinesis: Ok(value.aws_kinesis),
+                    aws_s3: Ok(value.aws_s3),
+                    aws_sqs: Ok(value.aws_sqs),
+                    azure_servicebus: Ok(value.azure_servicebus),
+                    events: Ok(value.events),
+                    gcp_pubsub: Ok(value.gcp_pubsub),
+                    hookdeck: Ok(value.hookdeck),
+                    name: Ok(value.name),
+                    rabbitmq: Ok(value.rabbitmq),
+                    type_: Ok(value.type_),
+                    webhook: Ok(value.webhook),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateSessionTokenResponse {
+            created_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            expires_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateSessionTokenResponse {
+            fn default() -> Self {
+                Self {
+                    created_at: Ok(Default::default()),
+                    expires_at: Err("no value supplied for expires_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    object: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                    token: Err("no value supplied for token".to_string()),
+                }
+            }
+        }
+        impl CreateSessionTokenResponse {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateSessionTokenResponse>
+        for super::CreateSessionTokenResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateSessionTokenResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    expires_at: value.expires_at?,
+                    id: value.id?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                    token: value.token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateSessionTokenResponse>
+        for CreateSessionTokenResponse {
+            fn from(value: super::CreateSessionTokenResponse) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    expires_at: Ok(value.expires_at),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                    token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateSourceRequest {
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+            website: ::std::result::Result<super::SourceWebsite, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateSourceRequest {
+            fn default() -> Self {
+                Self {
+                    name: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    website: Err("no value supplied for website".to_string()),
+                }
+            }
+        }
+        impl CreateSourceRequest {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn website<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SourceWebsite>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.website = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for website: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateSourceRequest>
+        for super::CreateSourceRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateSourceRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    name: value.name?,
+                    type_: value.type_?,
+                    website: value.website?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateSourceRequest> for CreateSourceRequest {
+            fn from(value: super::CreateSourceRequest) -> Self {
+                Self {
+                    name: Ok(value.name),
+                    type_: Ok(value.type_),
+                    website: Ok(value.website),
+                }
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct CreateTaskRequest {
             agent_id: ::std::result::Result<
@@ -887,6 +3044,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            settings: ::std::result::Result<
+                ::std::option::Option<super::TaskSettings>,
+                ::std::string::String,
+            >,
             storage: ::std::result::Result<
                 ::std::option::Option<super::StorageConfig>,
                 ::std::string::String,
@@ -902,6 +3063,7 @@ pub mod types {
                     name: Err("no value supplied for name".to_string()),
                     output_schema: Ok(Default::default()),
                     prompt: Ok(Default::default()),
+                    settings: Ok(Default::default()),
                     storage: Ok(Default::default()),
                 }
             }
@@ -989,6 +3151,18 @@ pub mod types {
                     });
                 self
             }
+            pub fn settings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TaskSettings>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.settings = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for settings: {e}")
+                    });
+                self
+            }
             pub fn storage<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<super::StorageConfig>>,
@@ -1015,6 +3189,7 @@ pub mod types {
                     name: value.name?,
                     output_schema: value.output_schema?,
                     prompt: value.prompt?,
+                    settings: value.settings?,
                     storage: value.storage?,
                 })
             }
@@ -1029,7 +3204,465 @@ pub mod types {
                     name: Ok(value.name),
                     output_schema: Ok(value.output_schema),
                     prompt: Ok(value.prompt),
+                    settings: Ok(value.settings),
                     storage: Ok(value.storage),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CredentialAuthSummary {
+            key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            source_fields: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            username: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CredentialAuthSummary {
+            fn default() -> Self {
+                Self {
+                    key: Ok(Default::default()),
+                    source_fields: Ok(Default::default()),
+                    username: Ok(Default::default()),
+                }
+            }
+        }
+        impl CredentialAuthSummary {
+            pub fn key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key: {e}")
+                    });
+                self
+            }
+            pub fn source_fields<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source_fields = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source_fields: {e}")
+                    });
+                self
+            }
+            pub fn username<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.username = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for username: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CredentialAuthSummary>
+        for super::CredentialAuthSummary {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CredentialAuthSummary,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    key: value.key?,
+                    source_fields: value.source_fields?,
+                    username: value.username?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CredentialAuthSummary>
+        for CredentialAuthSummary {
+            fn from(value: super::CredentialAuthSummary) -> Self {
+                Self {
+                    key: Ok(value.key),
+                    source_fields: Ok(value.source_fields),
+                    username: Ok(value.username),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct DeleteAgentResponse {
+            deleted: ::std::result::Result<bool, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for DeleteAgentResponse {
+            fn default() -> Self {
+                Self {
+                    deleted: Err("no value supplied for deleted".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    object: Err("no value supplied for object".to_string()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl DeleteAgentResponse {
+            pub fn deleted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deleted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for deleted: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<DeleteAgentResponse>
+        for super::DeleteAgentResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: DeleteAgentResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    deleted: value.deleted?,
+                    id: value.id?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::DeleteAgentResponse> for DeleteAgentResponse {
+            fn from(value: super::DeleteAgentResponse) -> Self {
+                Self {
+                    deleted: Ok(value.deleted),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct DeleteCredentialResponse {
+            deleted: ::std::result::Result<bool, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for DeleteCredentialResponse {
+            fn default() -> Self {
+                Self {
+                    deleted: Err("no value supplied for deleted".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    object: Err("no value supplied for object".to_string()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl DeleteCredentialResponse {
+            pub fn deleted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deleted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for deleted: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<DeleteCredentialResponse>
+        for super::DeleteCredentialResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: DeleteCredentialResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    deleted: value.deleted?,
+                    id: value.id?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::DeleteCredentialResponse>
+        for DeleteCredentialResponse {
+            fn from(value: super::DeleteCredentialResponse) -> Self {
+                Self {
+                    deleted: Ok(value.deleted),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct DeleteEventDestinationResponse {
+            deleted: ::std::result::Result<bool, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for DeleteEventDestinationResponse {
+            fn default() -> Self {
+                Self {
+                    deleted: Err("no value supplied for deleted".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    object: Err("no value supplied for object".to_string()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl DeleteEventDestinationResponse {
+            pub fn deleted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deleted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for deleted: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<DeleteEventDestinationResponse>
+        for super::DeleteEventDestinationResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: DeleteEventDestinationResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    deleted: value.deleted?,
+                    id: value.id?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::DeleteEventDestinationResponse>
+        for DeleteEventDestinationResponse {
+            fn from(value: super::DeleteEventDestinationResponse) -> Self {
+                Self {
+                    deleted: Ok(value.deleted),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct DeleteSourceResponse {
+            deleted: ::std::result::Result<bool, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for DeleteSourceResponse {
+            fn default() -> Self {
+                Self {
+                    deleted: Err("no value supplied for deleted".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    object: Err("no value supplied for object".to_string()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl DeleteSourceResponse {
+            pub fn deleted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deleted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for deleted: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<DeleteSourceResponse>
+        for super::DeleteSourceResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: DeleteSourceResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    deleted: value.deleted?,
+                    id: value.id?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::DeleteSourceResponse> for DeleteSourceResponse {
+            fn from(value: super::DeleteSourceResponse) -> Self {
+                Self {
+                    deleted: Ok(value.deleted),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
                 }
             }
         }
@@ -1127,6 +3760,97 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct DeleteTaskResponse {
+            deleted: ::std::result::Result<bool, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for DeleteTaskResponse {
+            fn default() -> Self {
+                Self {
+                    deleted: Err("no value supplied for deleted".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    object: Err("no value supplied for object".to_string()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl DeleteTaskResponse {
+            pub fn deleted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deleted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for deleted: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<DeleteTaskResponse> for super::DeleteTaskResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: DeleteTaskResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    deleted: value.deleted?,
+                    id: value.id?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::DeleteTaskResponse> for DeleteTaskResponse {
+            fn from(value: super::DeleteTaskResponse) -> Self {
+                Self {
+                    deleted: Ok(value.deleted),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ErrorResponse {
             errors: ::std::result::Result<
                 ::std::vec::Vec<super::TaskRunError>,
@@ -1187,6 +3911,1456 @@ pub mod types {
                 Self {
                     errors: Ok(value.errors),
                     request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventDeliveryResponse {
+            attempts: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            delivered_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            event_destination_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            event_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            object: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for EventDeliveryResponse {
+            fn default() -> Self {
+                Self {
+                    attempts: Ok(Default::default()),
+                    created_at: Ok(Default::default()),
+                    delivered_at: Ok(Default::default()),
+                    event_destination_id: Ok(Default::default()),
+                    event_id: Err("no value supplied for event_id".to_string()),
+                    event_type: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                    object: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl EventDeliveryResponse {
+            pub fn attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempts: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn delivered_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delivered_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for delivered_at: {e}")
+                    });
+                self
+            }
+            pub fn event_destination_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_destination_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for event_destination_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn event_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_id: {e}")
+                    });
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventDeliveryResponse>
+        for super::EventDeliveryResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventDeliveryResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempts: value.attempts?,
+                    created_at: value.created_at?,
+                    delivered_at: value.delivered_at?,
+                    event_destination_id: value.event_destination_id?,
+                    event_id: value.event_id?,
+                    event_type: value.event_type?,
+                    id: value.id?,
+                    object: value.object?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventDeliveryResponse>
+        for EventDeliveryResponse {
+            fn from(value: super::EventDeliveryResponse) -> Self {
+                Self {
+                    attempts: Ok(value.attempts),
+                    created_at: Ok(value.created_at),
+                    delivered_at: Ok(value.delivered_at),
+                    event_destination_id: Ok(value.event_destination_id),
+                    event_id: Ok(value.event_id),
+                    event_type: Ok(value.event_type),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventDestinationResponse {
+            aws_eventbridge: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            aws_kinesis: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            aws_s3: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            aws_sqs: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            azure_servicebus: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            events: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            gcp_pubsub: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            hookdeck: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            object: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            rabbitmq: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                super::EventDestinationResponseStatus,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::EventDestinationType,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            webhook: ::std::result::Result<
+                ::std::option::Option<super::WebhookDestinationConfig>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventDestinationResponse {
+            fn default() -> Self {
+                Self {
+                    aws_eventbridge: Ok(Default::default()),
+                    aws_kinesis: Ok(Default::default()),
+                    aws_s3: Ok(Default::default()),
+                    aws_sqs: Ok(Default::default()),
+                    azure_servicebus: Ok(Default::default()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    events: Ok(Default::default()),
+                    gcp_pubsub: Ok(Default::default()),
+                    hookdeck: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Ok(Default::default()),
+                    object: Ok(Default::default()),
+                    rabbitmq: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    updated_at: Ok(Default::default()),
+                    webhook: Ok(Default::default()),
+                }
+            }
+        }
+        impl EventDestinationResponse {
+            pub fn aws_eventbridge<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_eventbridge = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for aws_eventbridge: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn aws_kinesis<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_kinesis = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aws_kinesis: {e}")
+                    });
+                self
+            }
+            pub fn aws_s3<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_s3 = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aws_s3: {e}")
+                    });
+                self
+            }
+            pub fn aws_sqs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_sqs = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aws_sqs: {e}")
+                    });
+                self
+            }
+            pub fn azure_servicebus<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.azure_servicebus = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for azure_servicebus: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.events = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for events: {e}")
+                    });
+                self
+            }
+            pub fn gcp_pubsub<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.gcp_pubsub = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for gcp_pubsub: {e}")
+                    });
+                self
+            }
+            pub fn hookdeck<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.hookdeck = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for hookdeck: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn rabbitmq<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rabbitmq = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rabbitmq: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventDestinationResponseStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventDestinationType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+            pub fn webhook<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::WebhookDestinationConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webhook = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for webhook: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventDestinationResponse>
+        for super::EventDestinationResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventDestinationResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    aws_eventbridge: value.aws_eventbridge?,
+                    aws_kinesis: value.aws_kinesis?,
+                    aws_s3: value.aws_s3?,
+                    aws_sqs: value.aws_sqs?,
+                    azure_servicebus: value.azure_servicebus?,
+                    created_at: value.created_at?,
+                    events: value.events?,
+                    gcp_pubsub: value.gcp_pubsub?,
+                    hookdeck: value.hookdeck?,
+                    id: value.id?,
+                    name: value.name?,
+                    object: value.object?,
+                    rabbitmq: value.rabbitmq?,
+                    request_id: value.request_id?,
+                    status: value.status?,
+                    type_: value.type_?,
+                    updated_at: value.updated_at?,
+                    webhook: value.webhook?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventDestinationResponse>
+        for EventDestinationResponse {
+            fn from(value: super::EventDestinationResponse) -> Self {
+                Self {
+                    aws_eventbridge: Ok(value.aws_eventbridge),
+                    aws_kinesis: Ok(value.aws_kinesis),
+                    aws_s3: Ok(value.aws_s3),
+                    aws_sqs: Ok(value.aws_sqs),
+                    azure_servicebus: Ok(value.azure_servicebus),
+                    created_at: Ok(value.created_at),
+                    events: Ok(value.events),
+                    gcp_pubsub: Ok(value.gcp_pubsub),
+                    hookdeck: Ok(value.hookdeck),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    object: Ok(value.object),
+                    rabbitmq: Ok(value.rabbitmq),
+                    request_id: Ok(value.request_id),
+                    status: Ok(value.status),
+                    type_: Ok(value.type_),
+                    updated_at: Ok(value.updated_at),
+                    webhook: Ok(value.webhook),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GetAgentResponse {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            tasks: ::std::result::Result<
+                ::std::vec::Vec<super::AgentTaskSummary>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GetAgentResponse {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    description: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    object: Err("no value supplied for object".to_string()),
+                    request_id: Ok(Default::default()),
+                    tasks: Ok(Default::default()),
+                    updated_at: Ok(Default::default()),
+                }
+            }
+        }
+        impl GetAgentResponse {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn tasks<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::AgentTaskSummary>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tasks = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for tasks: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetAgentResponse> for super::GetAgentResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetAgentResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    description: value.description?,
+                    id: value.id?,
+                    name: value.name?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                    tasks: value.tasks?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GetAgentResponse> for GetAgentResponse {
+            fn from(value: super::GetAgentResponse) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    description: Ok(value.description),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                    tasks: Ok(value.tasks),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GetCredentialResponse {
+            auth_credentials: ::std::result::Result<
+                ::std::option::Option<super::CredentialAuthSummary>,
+                ::std::string::String,
+            >,
+            auth_method: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            external_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            source_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                super::GetCredentialResponseStatus,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GetCredentialResponse {
+            fn default() -> Self {
+                Self {
+                    auth_credentials: Ok(Default::default()),
+                    auth_method: Ok(Default::default()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    external_id: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    object: Err("no value supplied for object".to_string()),
+                    request_id: Ok(Default::default()),
+                    source_id: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                    updated_at: Ok(Default::default()),
+                }
+            }
+        }
+        impl GetCredentialResponse {
+            pub fn auth_credentials<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::CredentialAuthSummary>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.auth_credentials = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for auth_credentials: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn auth_method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.auth_method = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for auth_method: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn external_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.external_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for external_id: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn source_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source_id: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::GetCredentialResponseStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetCredentialResponse>
+        for super::GetCredentialResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetCredentialResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    auth_credentials: value.auth_credentials?,
+                    auth_method: value.auth_method?,
+                    created_at: value.created_at?,
+                    external_id: value.external_id?,
+                    id: value.id?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                    source_id: value.source_id?,
+                    status: value.status?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GetCredentialResponse>
+        for GetCredentialResponse {
+            fn from(value: super::GetCredentialResponse) -> Self {
+                Self {
+                    auth_credentials: Ok(value.auth_credentials),
+                    auth_method: Ok(value.auth_method),
+                    created_at: Ok(value.created_at),
+                    external_id: Ok(value.external_id),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                    source_id: Ok(value.source_id),
+                    status: Ok(value.status),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GetEventResponse {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for GetEventResponse {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    data: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    object: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl GetEventResponse {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetEventResponse> for super::GetEventResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetEventResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    data: value.data?,
+                    id: value.id?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GetEventResponse> for GetEventResponse {
+            fn from(value: super::GetEventResponse) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GetSessionResponse {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            object: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            runtime_ms: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                super::GetSessionResponseStatus,
+                ::std::string::String,
+            >,
+            task_runs: ::std::result::Result<
+                ::std::vec::Vec<super::SessionTaskRun>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GetSessionResponse {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    object: Err("no value supplied for object".to_string()),
+                    request_id: Ok(Default::default()),
+                    runtime_ms: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                    task_runs: Ok(Default::default()),
+                    updated_at: Ok(Default::default()),
+                }
+            }
+        }
+        impl GetSessionResponse {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn runtime_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.runtime_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for runtime_ms: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::GetSessionResponseStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn task_runs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SessionTaskRun>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.task_runs = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for task_runs: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetSessionResponse> for super::GetSessionResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetSessionResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                    runtime_ms: value.runtime_ms?,
+                    status: value.status?,
+                    task_runs: value.task_runs?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GetSessionResponse> for GetSessionResponse {
+            fn from(value: super::GetSessionResponse) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                    runtime_ms: Ok(value.runtime_ms),
+                    status: Ok(value.status),
+                    task_runs: Ok(value.task_runs),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GetSourceResponse {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            object: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            website: ::std::result::Result<
+                ::std::option::Option<super::SourceWebsite>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GetSourceResponse {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Ok(Default::default()),
+                    object: Err("no value supplied for object".to_string()),
+                    request_id: Ok(Default::default()),
+                    type_: Ok(Default::default()),
+                    updated_at: Ok(Default::default()),
+                    website: Ok(Default::default()),
+                }
+            }
+        }
+        impl GetSourceResponse {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+            pub fn website<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SourceWebsite>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.website = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for website: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetSourceResponse> for super::GetSourceResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetSourceResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    name: value.name?,
+                    object: value.object?,
+                    request_id: value.request_id?,
+                    type_: value.type_?,
+                    updated_at: value.updated_at?,
+                    website: value.website?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GetSourceResponse> for GetSourceResponse {
+            fn from(value: super::GetSourceResponse) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    object: Ok(value.object),
+                    request_id: Ok(value.request_id),
+                    type_: Ok(value.type_),
+                    updated_at: Ok(value.updated_at),
+                    website: Ok(value.website),
                 }
             }
         }
@@ -1511,6 +5685,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            settings: ::std::result::Result<
+                ::std::option::Option<super::TaskSettings>,
+                ::std::string::String,
+            >,
             status: ::std::result::Result<
                 super::GetTaskResponseStatus,
                 ::std::string::String,
@@ -1537,6 +5715,7 @@ pub mod types {
                     output_schema: Ok(Default::default()),
                     prompt: Ok(Default::default()),
                     request_id: Ok(Default::default()),
+                    settings: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
                     storage: Ok(Default::default()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
@@ -1662,6 +5841,18 @@ pub mod types {
                     });
                 self
             }
+            pub fn settings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TaskSettings>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.settings = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for settings: {e}")
+                    });
+                self
+            }
             pub fn status<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::GetTaskResponseStatus>,
@@ -1715,6 +5906,7 @@ pub mod types {
                     output_schema: value.output_schema?,
                     prompt: value.prompt?,
                     request_id: value.request_id?,
+                    settings: value.settings?,
                     status: value.status?,
                     storage: value.storage?,
                     updated_at: value.updated_at?,
@@ -1734,6 +5926,7 @@ pub mod types {
                     output_schema: Ok(value.output_schema),
                     prompt: Ok(value.prompt),
                     request_id: Ok(value.request_id),
+                    settings: Ok(value.settings),
                     status: Ok(value.status),
                     storage: Ok(value.storage),
                     updated_at: Ok(value.updated_at),
@@ -1744,6 +5937,10 @@ pub mod types {
         pub struct GetTaskRunResponse {
             agent_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            artifacts: ::std::result::Result<
+                ::std::option::Option<super::TaskRunArtifacts>,
                 ::std::string::String,
             >,
             canceled_at: ::std::result::Result<
@@ -1821,6 +6018,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     agent_id: Ok(Default::default()),
+                    artifacts: Ok(Default::default()),
                     canceled_at: Ok(Default::default()),
                     created_at: Err("no value supplied for created_at".to_string()),
                     credential_id: Ok(Default::default()),
@@ -1853,6 +6051,20 @@ pub mod types {
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for agent_id: {e}")
+                    });
+                self
+            }
+            pub fn artifacts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::TaskRunArtifacts>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.artifacts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for artifacts: {e}")
                     });
                 self
             }
@@ -2098,6 +6310,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     agent_id: value.agent_id?,
+                    artifacts: value.artifacts?,
                     canceled_at: value.canceled_at?,
                     created_at: value.created_at?,
                     credential_id: value.credential_id?,
@@ -2124,6 +6337,7 @@ pub mod types {
             fn from(value: super::GetTaskRunResponse) -> Self {
                 Self {
                     agent_id: Ok(value.agent_id),
+                    artifacts: Ok(value.artifacts),
                     canceled_at: Ok(value.canceled_at),
                     created_at: Ok(value.created_at),
                     credential_id: Ok(value.credential_id),
@@ -2143,6 +6357,86 @@ pub mod types {
                     task_id: Ok(value.task_id),
                     updated_at: Ok(value.updated_at),
                     workflow_id: Ok(value.workflow_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GetTestResponse {
+            environment: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for GetTestResponse {
+            fn default() -> Self {
+                Self {
+                    environment: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl GetTestResponse {
+            pub fn environment<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.environment = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for environment: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetTestResponse> for super::GetTestResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetTestResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    environment: value.environment?,
+                    request_id: value.request_id?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GetTestResponse> for GetTestResponse {
+            fn from(value: super::GetTestResponse) -> Self {
+                Self {
+                    environment: Ok(value.environment),
+                    request_id: Ok(value.request_id),
+                    status: Ok(value.status),
                 }
             }
         }
@@ -2435,6 +6729,820 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct PaginatedResponseOfEventDeliveryResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::EventDeliveryResponse>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaginatedResponseOfEventDeliveryResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaginatedResponseOfEventDeliveryResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::EventDeliveryResponse>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaginatedResponseOfEventDeliveryResponse>
+        for super::PaginatedResponseOfEventDeliveryResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaginatedResponseOfEventDeliveryResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaginatedResponseOfEventDeliveryResponse>
+        for PaginatedResponseOfEventDeliveryResponse {
+            fn from(value: super::PaginatedResponseOfEventDeliveryResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaginatedResponseOfEventDestinationResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::EventDestinationResponse>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaginatedResponseOfEventDestinationResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaginatedResponseOfEventDestinationResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::EventDestinationResponse>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaginatedResponseOfEventDestinationResponse>
+        for super::PaginatedResponseOfEventDestinationResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaginatedResponseOfEventDestinationResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaginatedResponseOfEventDestinationResponse>
+        for PaginatedResponseOfEventDestinationResponse {
+            fn from(value: super::PaginatedResponseOfEventDestinationResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaginatedResponseOfGetAgentResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::GetAgentResponse>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaginatedResponseOfGetAgentResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaginatedResponseOfGetAgentResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::GetAgentResponse>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaginatedResponseOfGetAgentResponse>
+        for super::PaginatedResponseOfGetAgentResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaginatedResponseOfGetAgentResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaginatedResponseOfGetAgentResponse>
+        for PaginatedResponseOfGetAgentResponse {
+            fn from(value: super::PaginatedResponseOfGetAgentResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaginatedResponseOfGetCredentialResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::GetCredentialResponse>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaginatedResponseOfGetCredentialResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaginatedResponseOfGetCredentialResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::GetCredentialResponse>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaginatedResponseOfGetCredentialResponse>
+        for super::PaginatedResponseOfGetCredentialResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaginatedResponseOfGetCredentialResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaginatedResponseOfGetCredentialResponse>
+        for PaginatedResponseOfGetCredentialResponse {
+            fn from(value: super::PaginatedResponseOfGetCredentialResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaginatedResponseOfGetEventResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::GetEventResponse>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaginatedResponseOfGetEventResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaginatedResponseOfGetEventResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::GetEventResponse>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaginatedResponseOfGetEventResponse>
+        for super::PaginatedResponseOfGetEventResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaginatedResponseOfGetEventResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaginatedResponseOfGetEventResponse>
+        for PaginatedResponseOfGetEventResponse {
+            fn from(value: super::PaginatedResponseOfGetEventResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaginatedResponseOfGetSourceResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::GetSourceResponse>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaginatedResponseOfGetSourceResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaginatedResponseOfGetSourceResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::GetSourceResponse>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaginatedResponseOfGetSourceResponse>
+        for super::PaginatedResponseOfGetSourceResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaginatedResponseOfGetSourceResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaginatedResponseOfGetSourceResponse>
+        for PaginatedResponseOfGetSourceResponse {
+            fn from(value: super::PaginatedResponseOfGetSourceResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaginatedResponseOfGetTaskResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::GetTaskResponse>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaginatedResponseOfGetTaskResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaginatedResponseOfGetTaskResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::GetTaskResponse>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaginatedResponseOfGetTaskResponse>
+        for super::PaginatedResponseOfGetTaskResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaginatedResponseOfGetTaskResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaginatedResponseOfGetTaskResponse>
+        for PaginatedResponseOfGetTaskResponse {
+            fn from(value: super::PaginatedResponseOfGetTaskResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaginatedResponseOfGetTaskRunResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::GetTaskRunResponse>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaginatedResponseOfGetTaskRunResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaginatedResponseOfGetTaskRunResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::GetTaskRunResponse>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaginatedResponseOfGetTaskRunResponse>
+        for super::PaginatedResponseOfGetTaskRunResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaginatedResponseOfGetTaskRunResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                    request_id: value.request_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaginatedResponseOfGetTaskRunResponse>
+        for PaginatedResponseOfGetTaskRunResponse {
+            fn from(value: super::PaginatedResponseOfGetTaskRunResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                    request_id: Ok(value.request_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct PaginatedResponseOfListStorageItemResponse {
             data: ::std::result::Result<
                 ::std::vec::Vec<super::ListStorageItemResponse>,
@@ -2535,6 +7643,262 @@ pub mod types {
                     next_cursor: Ok(value.next_cursor),
                     request_id: Ok(value.request_id),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RunTaskRequest {
+            credential_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            input: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            session_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            source_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RunTaskRequest {
+            fn default() -> Self {
+                Self {
+                    credential_id: Ok(Default::default()),
+                    input: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
+                    session_id: Ok(Default::default()),
+                    source_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl RunTaskRequest {
+            pub fn credential_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.credential_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for credential_id: {e}")
+                    });
+                self
+            }
+            pub fn input<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.input = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for input: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn session_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for session_id: {e}")
+                    });
+                self
+            }
+            pub fn source_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RunTaskRequest> for super::RunTaskRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RunTaskRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    credential_id: value.credential_id?,
+                    input: value.input?,
+                    request_id: value.request_id?,
+                    session_id: value.session_id?,
+                    source_id: value.source_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RunTaskRequest> for RunTaskRequest {
+            fn from(value: super::RunTaskRequest) -> Self {
+                Self {
+                    credential_id: Ok(value.credential_id),
+                    input: Ok(value.input),
+                    request_id: Ok(value.request_id),
+                    session_id: Ok(value.session_id),
+                    source_id: Ok(value.source_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SessionTaskRun {
+            agent_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            credential_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            task_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SessionTaskRun {
+            fn default() -> Self {
+                Self {
+                    agent_id: Ok(Default::default()),
+                    credential_id: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    task_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl SessionTaskRun {
+            pub fn agent_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for agent_id: {e}")
+                    });
+                self
+            }
+            pub fn credential_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.credential_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for credential_id: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn task_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.task_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for task_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SessionTaskRun> for super::SessionTaskRun {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SessionTaskRun,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent_id: value.agent_id?,
+                    credential_id: value.credential_id?,
+                    id: value.id?,
+                    task_id: value.task_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SessionTaskRun> for SessionTaskRun {
+            fn from(value: super::SessionTaskRun) -> Self {
+                Self {
+                    agent_id: Ok(value.agent_id),
+                    credential_id: Ok(value.credential_id),
+                    id: Ok(value.id),
+                    task_id: Ok(value.task_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SourceWebsite {
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SourceWebsite {
+            fn default() -> Self {
+                Self {
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl SourceWebsite {
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SourceWebsite> for super::SourceWebsite {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SourceWebsite,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { url: value.url? })
+            }
+        }
+        impl ::std::convert::From<super::SourceWebsite> for SourceWebsite {
+            fn from(value: super::SourceWebsite) -> Self {
+                Self { url: Ok(value.url) }
             }
         }
         #[derive(Clone, Debug)]
@@ -2642,6 +8006,91 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct SubmitInteractionRequest {
+            input: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+        }
+        impl ::std::default::Default for SubmitInteractionRequest {
+            fn default() -> Self {
+                Self {
+                    input: Err("no value supplied for input".to_string()),
+                }
+            }
+        }
+        impl SubmitInteractionRequest {
+            pub fn input<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::serde_json::Value>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.input = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for input: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubmitInteractionRequest>
+        for super::SubmitInteractionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubmitInteractionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { input: value.input? })
+            }
+        }
+        impl ::std::convert::From<super::SubmitInteractionRequest>
+        for SubmitInteractionRequest {
+            fn from(value: super::SubmitInteractionRequest) -> Self {
+                Self { input: Ok(value.input) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TaskRunArtifacts {
+            screenshots: ::std::result::Result<
+                ::std::vec::Vec<super::TaskRunScreenshot>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TaskRunArtifacts {
+            fn default() -> Self {
+                Self {
+                    screenshots: Ok(Default::default()),
+                }
+            }
+        }
+        impl TaskRunArtifacts {
+            pub fn screenshots<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::TaskRunScreenshot>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.screenshots = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for screenshots: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TaskRunArtifacts> for super::TaskRunArtifacts {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TaskRunArtifacts,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    screenshots: value.screenshots?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TaskRunArtifacts> for TaskRunArtifacts {
+            fn from(value: super::TaskRunArtifacts) -> Self {
+                Self {
+                    screenshots: Ok(value.screenshots),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct TaskRunError {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
             field: ::std::result::Result<
@@ -2731,6 +8180,148 @@ pub mod types {
                     field: Ok(value.field),
                     message: Ok(value.message),
                     type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TaskRunScreenshot {
+            created_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            file_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            file_size: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            file_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            reasoning: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TaskRunScreenshot {
+            fn default() -> Self {
+                Self {
+                    created_at: Ok(Default::default()),
+                    file_name: Ok(Default::default()),
+                    file_size: Ok(Default::default()),
+                    file_type: Ok(Default::default()),
+                    reasoning: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+        impl TaskRunScreenshot {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn file_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_name: {e}")
+                    });
+                self
+            }
+            pub fn file_size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_size = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_size: {e}")
+                    });
+                self
+            }
+            pub fn file_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_type: {e}")
+                    });
+                self
+            }
+            pub fn reasoning<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reasoning = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reasoning: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TaskRunScreenshot> for super::TaskRunScreenshot {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TaskRunScreenshot,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    file_name: value.file_name?,
+                    file_size: value.file_size?,
+                    file_type: value.file_type?,
+                    reasoning: value.reasoning?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TaskRunScreenshot> for TaskRunScreenshot {
+            fn from(value: super::TaskRunScreenshot) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    file_name: Ok(value.file_name),
+                    file_size: Ok(value.file_size),
+                    file_type: Ok(value.file_type),
+                    reasoning: Ok(value.reasoning),
+                    url: Ok(value.url),
                 }
             }
         }
@@ -2907,6 +8498,530 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct TaskSettings {
+            timeout_seconds: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TaskSettings {
+            fn default() -> Self {
+                Self {
+                    timeout_seconds: Ok(Default::default()),
+                }
+            }
+        }
+        impl TaskSettings {
+            pub fn timeout_seconds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timeout_seconds = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for timeout_seconds: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TaskSettings> for super::TaskSettings {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TaskSettings,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    timeout_seconds: value.timeout_seconds?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TaskSettings> for TaskSettings {
+            fn from(value: super::TaskSettings) -> Self {
+                Self {
+                    timeout_seconds: Ok(value.timeout_seconds),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateAgentRequest {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateAgentRequest {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateAgentRequest {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateAgentRequest> for super::UpdateAgentRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateAgentRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateAgentRequest> for UpdateAgentRequest {
+            fn from(value: super::UpdateAgentRequest) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateCredentialRequest {
+            auth_credentials: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            external_id: ::std::result::Result<
+                ::std::option::Option<super::UpdateCredentialRequestExternalId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateCredentialRequest {
+            fn default() -> Self {
+                Self {
+                    auth_credentials: Ok(Default::default()),
+                    external_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateCredentialRequest {
+            pub fn auth_credentials<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.auth_credentials = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for auth_credentials: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn external_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::UpdateCredentialRequestExternalId>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.external_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for external_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateCredentialRequest>
+        for super::UpdateCredentialRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateCredentialRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    auth_credentials: value.auth_credentials?,
+                    external_id: value.external_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateCredentialRequest>
+        for UpdateCredentialRequest {
+            fn from(value: super::UpdateCredentialRequest) -> Self {
+                Self {
+                    auth_credentials: Ok(value.auth_credentials),
+                    external_id: Ok(value.external_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateEventDestinationRequest {
+            aws_eventbridge: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            aws_kinesis: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            aws_s3: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            aws_sqs: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            azure_servicebus: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            events: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            gcp_pubsub: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            hookdeck: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            rabbitmq: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            webhook: ::std::result::Result<
+                ::std::option::Option<super::WebhookDestinationConfig>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateEventDestinationRequest {
+            fn default() -> Self {
+                Self {
+                    aws_eventbridge: Ok(Default::default()),
+                    aws_kinesis: Ok(Default::default()),
+                    aws_s3: Ok(Default::default()),
+                    aws_sqs: Ok(Default::default()),
+                    azure_servicebus: Ok(Default::default()),
+                    events: Ok(Default::default()),
+                    gcp_pubsub: Ok(Default::default()),
+                    hookdeck: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    rabbitmq: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                    webhook: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateEventDestinationRequest {
+            pub fn aws_eventbridge<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_eventbridge = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for aws_eventbridge: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn aws_kinesis<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_kinesis = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aws_kinesis: {e}")
+                    });
+                self
+            }
+            pub fn aws_s3<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_s3 = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aws_s3: {e}")
+                    });
+                self
+            }
+            pub fn aws_sqs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aws_sqs = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aws_sqs: {e}")
+                    });
+                self
+            }
+            pub fn azure_servicebus<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.azure_servicebus = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for azure_servicebus: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.events = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for events: {e}")
+                    });
+                self
+            }
+            pub fn gcp_pubsub<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.gcp_pubsub = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for gcp_pubsub: {e}")
+                    });
+                self
+            }
+            pub fn hookdeck<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.hookdeck = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for hookdeck: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn rabbitmq<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rabbitmq = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rabbitmq: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn webhook<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::WebhookDestinationConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webhook = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for webhook: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateEventDestinationRequest>
+        for super::UpdateEventDestinationRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateEventDestinationRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    aws_eventbridge: value.aws_eventbridge?,
+                    aws_kinesis: value.aws_kinesis?,
+                    aws_s3: value.aws_s3?,
+                    aws_sqs: value.aws_sqs?,
+                    azure_servicebus: value.azure_servicebus?,
+                    events: value.events?,
+                    gcp_pubsub: value.gcp_pubsub?,
+                    hookdeck: value.hookdeck?,
+                    name: value.name?,
+                    rabbitmq: value.rabbitmq?,
+                    status: value.status?,
+                    webhook: value.webhook?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateEventDestinationRequest>
+        for UpdateEventDestinationRequest {
+            fn from(value: super::UpdateEventDestinationRequest) -> Self {
+                Self {
+                    aws_eventbridge: Ok(value.aws_eventbridge),
+                    aws_kinesis: Ok(value.aws_kinesis),
+                    aws_s3: Ok(value.aws_s3),
+                    aws_sqs: Ok(value.aws_sqs),
+                    azure_servicebus: Ok(value.azure_servicebus),
+                    events: Ok(value.events),
+                    gcp_pubsub: Ok(value.gcp_pubsub),
+                    hookdeck: Ok(value.hookdeck),
+                    name: Ok(value.name),
+                    rabbitmq: Ok(value.rabbitmq),
+                    status: Ok(value.status),
+                    webhook: Ok(value.webhook),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateSourceRequest {
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            website: ::std::result::Result<
+                ::std::option::Option<super::SourceWebsite>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateSourceRequest {
+            fn default() -> Self {
+                Self {
+                    name: Ok(Default::default()),
+                    website: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateSourceRequest {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn website<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SourceWebsite>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.website = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for website: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateSourceRequest>
+        for super::UpdateSourceRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateSourceRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    name: value.name?,
+                    website: value.website?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateSourceRequest> for UpdateSourceRequest {
+            fn from(value: super::UpdateSourceRequest) -> Self {
+                Self {
+                    name: Ok(value.name),
+                    website: Ok(value.website),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UpdateTaskRequest {
             extraction: ::std::result::Result<
                 ::std::option::Option<bool>,
@@ -2928,6 +9043,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            settings: ::std::result::Result<
+                ::std::option::Option<super::TaskSettings>,
+                ::std::string::String,
+            >,
             storage: ::std::result::Result<
                 ::std::option::Option<super::StorageConfig>,
                 ::std::string::String,
@@ -2941,6 +9060,7 @@ pub mod types {
                     name: Ok(Default::default()),
                     output_schema: Ok(Default::default()),
                     prompt: Ok(Default::default()),
+                    settings: Ok(Default::default()),
                     storage: Ok(Default::default()),
                 }
             }
@@ -3006,6 +9126,18 @@ pub mod types {
                     });
                 self
             }
+            pub fn settings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TaskSettings>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.settings = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for settings: {e}")
+                    });
+                self
+            }
             pub fn storage<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<super::StorageConfig>>,
@@ -3030,6 +9162,7 @@ pub mod types {
                     name: value.name?,
                     output_schema: value.output_schema?,
                     prompt: value.prompt?,
+                    settings: value.settings?,
                     storage: value.storage?,
                 })
             }
@@ -3042,6 +9175,7 @@ pub mod types {
                     name: Ok(value.name),
                     output_schema: Ok(value.output_schema),
                     prompt: Ok(value.prompt),
+                    settings: Ok(value.settings),
                     storage: Ok(value.storage),
                 }
             }
@@ -3177,6 +9311,93 @@ pub mod types {
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct WebhookDestinationConfig {
+            custom_headers: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            secret: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for WebhookDestinationConfig {
+            fn default() -> Self {
+                Self {
+                    custom_headers: Ok(Default::default()),
+                    secret: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+        impl WebhookDestinationConfig {
+            pub fn custom_headers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_headers = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for custom_headers: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secret = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for secret: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookDestinationConfig>
+        for super::WebhookDestinationConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookDestinationConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    custom_headers: value.custom_headers?,
+                    secret: value.secret?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookDestinationConfig>
+        for WebhookDestinationConfig {
+            fn from(value: super::WebhookDestinationConfig) -> Self {
+                Self {
+                    custom_headers: Ok(value.custom_headers),
+                    secret: Ok(value.secret),
+                    url: Ok(value.url),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -3291,6 +9512,514 @@ let response = client.list_task_run_storage()
     pub fn list_task_run_storage(&self) -> builder::ListTaskRunStorage<'_> {
         builder::ListTaskRunStorage::new(self)
     }
+    /**List agents
+
+Returns a paginated list of agents.
+
+Sends a `GET` request to `/agents`
+
+Arguments:
+- `cursor`: Cursor from a previous response for pagination.
+- `limit`: Maximum number of items to return (1-100, default 20)
+```ignore
+let response = client.list_agents()
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_agents(&self) -> builder::ListAgents<'_> {
+        builder::ListAgents::new(self)
+    }
+    /**Create an agent
+
+Creates a new agent. An agent is an automation scoped to a use case that organizes related tasks.
+
+Sends a `POST` request to `/agents`
+
+Arguments:
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.create_agent()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_agent(&self) -> builder::CreateAgent<'_> {
+        builder::CreateAgent::new(self)
+    }
+    /**Retrieve an agent
+
+Returns a single agent by ID, with the tasks it organizes.
+
+Sends a `GET` request to `/agents/{agent_id}`
+
+Arguments:
+- `agent_id`: Unique identifier for the agent (prefixed with `agt_`).
+```ignore
+let response = client.get_agent()
+    .agent_id(agent_id)
+    .send()
+    .await;
+```*/
+    pub fn get_agent(&self) -> builder::GetAgent<'_> {
+        builder::GetAgent::new(self)
+    }
+    /**Delete an agent
+
+Permanently deletes an agent.
+
+Sends a `DELETE` request to `/agents/{agent_id}`
+
+Arguments:
+- `agent_id`: Unique identifier for the agent (prefixed with `agt_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+```ignore
+let response = client.delete_agent()
+    .agent_id(agent_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn delete_agent(&self) -> builder::DeleteAgent<'_> {
+        builder::DeleteAgent::new(self)
+    }
+    /**Update an agent
+
+Updates an agent. Only include fields you want to change.
+
+Sends a `PATCH` request to `/agents/{agent_id}`
+
+Arguments:
+- `agent_id`: Unique identifier for the agent (prefixed with `agt_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.update_agent()
+    .agent_id(agent_id)
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_agent(&self) -> builder::UpdateAgent<'_> {
+        builder::UpdateAgent::new(self)
+    }
+    /**List credentials
+
+Returns a paginated list of credentials. Supports filtering by source, status, and external ID.
+
+Sends a `GET` request to `/credentials`
+
+Arguments:
+- `cursor`: Cursor from a previous response for pagination.
+- `external_id`: Filter by external ID.
+- `limit`: Maximum number of items to return (1-100, default 20)
+- `source_id`: Unique identifier for the source (prefixed with `src_`).
+- `status`: Filter by credential status: unverified, verified, invalid, deleted.
+```ignore
+let response = client.list_credentials()
+    .cursor(cursor)
+    .external_id(external_id)
+    .limit(limit)
+    .source_id(source_id)
+    .status(status)
+    .send()
+    .await;
+```*/
+    pub fn list_credentials(&self) -> builder::ListCredentials<'_> {
+        builder::ListCredentials::new(self)
+    }
+    /**Create a credential
+
+Stores a new credential for authenticating with an external source. The credential is created immediately and can be used on task runs.
+
+Sends a `POST` request to `/credentials`
+
+Arguments:
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.create_credential()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_credential(&self) -> builder::CreateCredential<'_> {
+        builder::CreateCredential::new(self)
+    }
+    /**Retrieve a credential
+
+Returns a single credential by ID. Sensitive values are not returned.
+
+Sends a `GET` request to `/credentials/{credential_id}`
+
+Arguments:
+- `credential_id`: Unique identifier for the credential (prefixed with `cred_`).
+```ignore
+let response = client.get_credential()
+    .credential_id(credential_id)
+    .send()
+    .await;
+```*/
+    pub fn get_credential(&self) -> builder::GetCredential<'_> {
+        builder::GetCredential::new(self)
+    }
+    /**Delete a credential
+
+Permanently deletes the credential's secrets from the vault. The credential object and its task runs remain queryable with status `deleted`.
+
+Sends a `DELETE` request to `/credentials/{credential_id}`
+
+Arguments:
+- `credential_id`: Unique identifier for the credential (prefixed with `cred_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+```ignore
+let response = client.delete_credential()
+    .credential_id(credential_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn delete_credential(&self) -> builder::DeleteCredential<'_> {
+        builder::DeleteCredential::new(self)
+    }
+    /**Update a credential
+
+Updates a credential. Only include fields you want to change.
+
+Sends a `PATCH` request to `/credentials/{credential_id}`
+
+Arguments:
+- `credential_id`: Unique identifier for the credential (prefixed with `cred_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.update_credential()
+    .credential_id(credential_id)
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_credential(&self) -> builder::UpdateCredential<'_> {
+        builder::UpdateCredential::new(self)
+    }
+    /**List event destinations
+
+Returns a paginated list of event destinations. Supports filtering by status.
+
+Sends a `GET` request to `/event-destinations`
+
+Arguments:
+- `cursor`: Cursor from a previous response for pagination.
+- `limit`: Maximum number of items to return (1-100, default 20)
+- `status`: Filter by destination status. One of `pending_verification`, `active`, `inactive`.
+```ignore
+let response = client.list_event_destinations()
+    .cursor(cursor)
+    .limit(limit)
+    .status(status)
+    .send()
+    .await;
+```*/
+    pub fn list_event_destinations(&self) -> builder::ListEventDestinations<'_> {
+        builder::ListEventDestinations::new(self)
+    }
+    /**Create an event destination
+
+Creates a new event destination (e.g. a webhook endpoint) to receive platform events.
+
+Sends a `POST` request to `/event-destinations`
+
+Arguments:
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.create_event_destination()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_event_destination(&self) -> builder::CreateEventDestination<'_> {
+        builder::CreateEventDestination::new(self)
+    }
+    /**Retrieve an event destination
+
+Returns a single event destination by ID.
+
+Sends a `GET` request to `/event-destinations/{destination_id}`
+
+Arguments:
+- `destination_id`: Unique identifier for the event destination (prefixed with `evtd_`).
+```ignore
+let response = client.get_event_destination()
+    .destination_id(destination_id)
+    .send()
+    .await;
+```*/
+    pub fn get_event_destination(&self) -> builder::GetEventDestination<'_> {
+        builder::GetEventDestination::new(self)
+    }
+    /**Delete an event destination
+
+Permanently deletes an event destination.
+
+Sends a `DELETE` request to `/event-destinations/{destination_id}`
+
+Arguments:
+- `destination_id`: Unique identifier for the event destination (prefixed with `evtd_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+```ignore
+let response = client.delete_event_destination()
+    .destination_id(destination_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn delete_event_destination(&self) -> builder::DeleteEventDestination<'_> {
+        builder::DeleteEventDestination::new(self)
+    }
+    /**Update an event destination
+
+Updates an event destination. Only include fields you want to change; the configuration object must match the destination's existing type.
+
+Sends a `PATCH` request to `/event-destinations/{destination_id}`
+
+Arguments:
+- `destination_id`: Unique identifier for the event destination (prefixed with `evtd_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.update_event_destination()
+    .destination_id(destination_id)
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_event_destination(&self) -> builder::UpdateEventDestination<'_> {
+        builder::UpdateEventDestination::new(self)
+    }
+    /**List event deliveries
+
+Returns a paginated list of delivery attempts to an event destination.
+
+Sends a `GET` request to `/event-destinations/{destination_id}/event-deliveries`
+
+Arguments:
+- `destination_id`: Unique identifier for the event destination (prefixed with `evtd_`).
+- `cursor`: Cursor from a previous response for pagination.
+- `limit`: Maximum number of items to return (1-100, default 20)
+- `status`: Filter by delivery status: `success`, `failure`.
+- `type_`: Filter by event type.
+```ignore
+let response = client.list_event_deliveries()
+    .destination_id(destination_id)
+    .cursor(cursor)
+    .limit(limit)
+    .status(status)
+    .type_(type_)
+    .send()
+    .await;
+```*/
+    pub fn list_event_deliveries(&self) -> builder::ListEventDeliveries<'_> {
+        builder::ListEventDeliveries::new(self)
+    }
+    /**List events
+
+Returns a paginated list of events. Supports filtering by event type.
+
+Sends a `GET` request to `/events`
+
+Arguments:
+- `created_after`: Return events created after this timestamp (ISO 8601).
+- `created_before`: Return events created before this timestamp (ISO 8601).
+- `cursor`: Cursor from a previous response for pagination.
+- `limit`: Maximum number of items to return (1-100, default 20)
+- `type_`: Filter by event type (e.g. `task_run.completed`).
+```ignore
+let response = client.list_events()
+    .created_after(created_after)
+    .created_before(created_before)
+    .cursor(cursor)
+    .limit(limit)
+    .type_(type_)
+    .send()
+    .await;
+```*/
+    pub fn list_events(&self) -> builder::ListEvents<'_> {
+        builder::ListEvents::new(self)
+    }
+    /**Retrieve an event
+
+Returns a single event by ID.
+
+Sends a `GET` request to `/events/{event_id}`
+
+Arguments:
+- `event_id`: Unique identifier for the event (prefixed with `evt_`).
+```ignore
+let response = client.get_event()
+    .event_id(event_id)
+    .send()
+    .await;
+```*/
+    pub fn get_event(&self) -> builder::GetEvent<'_> {
+        builder::GetEvent::new(self)
+    }
+    /**Create a session token
+
+Creates a short-lived session token for the Auth Component.
+
+Sends a `POST` request to `/token`
+
+Arguments:
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+```ignore
+let response = client.create_session_token()
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn create_session_token(&self) -> builder::CreateSessionToken<'_> {
+        builder::CreateSessionToken::new(self)
+    }
+    /**Retrieve a session
+
+Returns a single session by ID.
+
+Sends a `GET` request to `/sessions/{session_id}`
+
+Arguments:
+- `session_id`: Unique identifier for the session (prefixed with `sess_`).
+```ignore
+let response = client.get_session()
+    .session_id(session_id)
+    .send()
+    .await;
+```*/
+    pub fn get_session(&self) -> builder::GetSession<'_> {
+        builder::GetSession::new(self)
+    }
+    /**End a session
+
+Ends a session. Any running task runs in the session will be canceled.
+
+Sends a `POST` request to `/sessions/{session_id}/end`
+
+Arguments:
+- `session_id`: Unique identifier for the session (prefixed with `sess_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+```ignore
+let response = client.end_session()
+    .session_id(session_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn end_session(&self) -> builder::EndSession<'_> {
+        builder::EndSession::new(self)
+    }
+    /**List sources
+
+Returns a paginated list of sources.
+
+Sends a `GET` request to `/sources`
+
+Arguments:
+- `cursor`: Cursor from a previous response for pagination.
+- `limit`: Maximum number of items to return (1-100, default 20)
+```ignore
+let response = client.list_sources()
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_sources(&self) -> builder::ListSources<'_> {
+        builder::ListSources::new(self)
+    }
+    /**Create a source
+
+Creates a new source: a website the agents connect to.
+
+Sends a `POST` request to `/sources`
+
+Arguments:
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.create_source()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_source(&self) -> builder::CreateSource<'_> {
+        builder::CreateSource::new(self)
+    }
+    /**Retrieve a source
+
+Returns a single source by ID.
+
+Sends a `GET` request to `/sources/{source_id}`
+
+Arguments:
+- `source_id`: Unique identifier for the source (prefixed with `src_`).
+```ignore
+let response = client.get_source()
+    .source_id(source_id)
+    .send()
+    .await;
+```*/
+    pub fn get_source(&self) -> builder::GetSource<'_> {
+        builder::GetSource::new(self)
+    }
+    /**Delete a source
+
+Permanently deletes a source.
+
+Sends a `DELETE` request to `/sources/{source_id}`
+
+Arguments:
+- `source_id`: Unique identifier for the source (prefixed with `src_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+```ignore
+let response = client.delete_source()
+    .source_id(source_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn delete_source(&self) -> builder::DeleteSource<'_> {
+        builder::DeleteSource::new(self)
+    }
+    /**Update a source
+
+Updates a source. Only include fields you want to change.
+
+Sends a `PATCH` request to `/sources/{source_id}`
+
+Arguments:
+- `source_id`: Unique identifier for the source (prefixed with `src_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.update_source()
+    .source_id(source_id)
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_source(&self) -> builder::UpdateSource<'_> {
+        builder::UpdateSource::new(self)
+    }
     /**Retrieve a storage item
 
 Returns a single storage item by ID, including a signed download URL for the file. Use it to get a fresh download URL when a previous one has expired.
@@ -3346,6 +10075,106 @@ let response = client.get_task_run()
     pub fn get_task_run(&self) -> builder::GetTaskRun<'_> {
         builder::GetTaskRun::new(self)
     }
+    /**List task runs
+
+Returns a paginated list of task runs. Supports filtering by agent, credential, source, task, workflow, status, result, and date range.
+
+Sends a `GET` request to `/task-runs`
+
+Arguments:
+- `agent_id`: Unique identifier for the agent (prefixed with `agt_`).
+- `created_after`: Return runs created after this timestamp (ISO 8601).
+- `created_before`: Return runs created before this timestamp (ISO 8601).
+- `credential_id`: Unique identifier for the credential (prefixed with `cred_`).
+- `cursor`: Cursor from a previous response for pagination.
+- `limit`: Maximum number of items to return (1-100, default 20)
+- `outcome`: Filter by run result: success, failure, unknown. Maps to the result field on the task run object.
+- `source_id`: Unique identifier for the source (prefixed with `src_`).
+- `status`: Filter by status: queued, running, canceling, interaction_required, review_required, completed, canceled, failed
+- `task_id`: Unique identifier for the task (prefixed with `task_`).
+- `workflow_id`: Filter by workflow ID.
+```ignore
+let response = client.list_task_runs()
+    .agent_id(agent_id)
+    .created_after(created_after)
+    .created_before(created_before)
+    .credential_id(credential_id)
+    .cursor(cursor)
+    .limit(limit)
+    .outcome(outcome)
+    .source_id(source_id)
+    .status(status)
+    .task_id(task_id)
+    .workflow_id(workflow_id)
+    .send()
+    .await;
+```*/
+    pub fn list_task_runs(&self) -> builder::ListTaskRuns<'_> {
+        builder::ListTaskRuns::new(self)
+    }
+    /**Cancel a task run
+
+Requests cancellation of a queued or running task run. The run moves to `canceling` while the agent stops, then to `canceled`.
+
+Sends a `POST` request to `/task-runs/{run_id}/cancel`
+
+Arguments:
+- `run_id`: Unique identifier for the task run (prefixed with `trun_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+```ignore
+let response = client.cancel_task_run()
+    .run_id(run_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn cancel_task_run(&self) -> builder::CancelTaskRun<'_> {
+        builder::CancelTaskRun::new(self)
+    }
+    /**Submit interaction input
+
+Submits user input to resume a task run that is paused waiting for interaction (e.g. MFA code, security question).
+
+Sends a `POST` request to `/task-runs/{run_id}/interaction`
+
+Arguments:
+- `run_id`: Unique identifier for the task run (prefixed with `trun_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.submit_task_run_interaction()
+    .run_id(run_id)
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn submit_task_run_interaction(&self) -> builder::SubmitTaskRunInteraction<'_> {
+        builder::SubmitTaskRunInteraction::new(self)
+    }
+    /**List tasks
+
+Returns a paginated list of tasks. Supports filtering by agent and status.
+
+Sends a `GET` request to `/tasks`
+
+Arguments:
+- `agent_id`: Filter by agent ID (prefixed with `agt_`).
+- `cursor`: Cursor from a previous response for pagination.
+- `limit`: Maximum number of items to return (1-100, default 20)
+- `status`: Filter by task status: learning, test, live
+```ignore
+let response = client.list_tasks()
+    .agent_id(agent_id)
+    .cursor(cursor)
+    .limit(limit)
+    .status(status)
+    .send()
+    .await;
+```*/
+    pub fn list_tasks(&self) -> builder::ListTasks<'_> {
+        builder::ListTasks::new(self)
+    }
     /**Create a task
 
 Creates a new task on an agent. Set `storage.enabled` to capture files produced during task execution, and `storage.extraction` to also extract structured data from them.
@@ -3382,6 +10211,25 @@ let response = client.get_task()
     pub fn get_task(&self) -> builder::GetTask<'_> {
         builder::GetTask::new(self)
     }
+    /**Delete a task
+
+Permanently deletes a task.
+
+Sends a `DELETE` request to `/tasks/{task_id}`
+
+Arguments:
+- `task_id`: Unique identifier for the task (prefixed with `task_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+```ignore
+let response = client.delete_task()
+    .task_id(task_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn delete_task(&self) -> builder::DeleteTask<'_> {
+        builder::DeleteTask::new(self)
+    }
     /**Update a task
 
 Updates a task, for example its storage configuration. Only include fields you want to change.
@@ -3402,6 +10250,60 @@ let response = client.update_task()
 ```*/
     pub fn update_task(&self) -> builder::UpdateTask<'_> {
         builder::UpdateTask::new(self)
+    }
+    /**Run a task
+
+Executes a task, creating a new task run. The run executes asynchronously. Use events or poll the task run endpoint to track progress.
+
+Sends a `POST` request to `/tasks/{task_id}/run`
+
+Arguments:
+- `task_id`: Unique identifier for the task (prefixed with `task_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+- `body`
+```ignore
+let response = client.run_task()
+    .task_id(task_id)
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn run_task(&self) -> builder::RunTask<'_> {
+        builder::RunTask::new(self)
+    }
+    /**Reset a task
+
+Resets a task to `learning`, invalidating its cached plan.
+
+Sends a `POST` request to `/tasks/{task_id}/reset`
+
+Arguments:
+- `task_id`: Unique identifier for the task (prefixed with `task_`).
+- `idempotency_key`: A key (1 to 256 characters) that makes the request safe to retry: Deck replays the cached successful response to a request with the same key and parameters for 24 hours, and answers 409 `idempotency_error` for the same key with different parameters. Without one, the client generates a key per call and reuses it across that call's retries.
+```ignore
+let response = client.reset_task()
+    .task_id(task_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn reset_task(&self) -> builder::ResetTask<'_> {
+        builder::ResetTask::new(self)
+    }
+    /**Test the API key
+
+Returns `ready` when the API key is valid.
+
+Sends a `GET` request to `/test`
+
+```ignore
+let response = client.get_test()
+    .send()
+    .await;
+```*/
+    pub fn get_test(&self) -> builder::GetTest<'_> {
+        builder::GetTest::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -3517,6 +10419,2904 @@ pub mod builder {
             let mut request = self.build_request()?;
             let info = OperationInfo {
                 operation_id: "list_task_run_storage",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_agents`]
+
+[`Client::list_agents`]: super::Client::list_agents*/
+    #[derive(Debug, Clone)]
+    pub struct ListAgents<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> ListAgents<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/agents", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/agents`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PaginatedResponseOfGetAgentResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "list_agents",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_agent`]
+
+[`Client::create_agent`]: super::Client::create_agent*/
+    #[derive(Debug, Clone)]
+    pub struct CreateAgent<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::CreateAgentRequest, String>,
+    }
+    impl<'a> CreateAgent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateAgentRequest>,
+            <V as std::convert::TryInto<
+                types::CreateAgentRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `CreateAgentRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateAgentRequest,
+            ) -> types::builder::CreateAgentRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateAgentRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/agents", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/agents`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetAgentResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "create_agent",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_agent`]
+
+[`Client::get_agent`]: super::Client::get_agent*/
+    #[derive(Debug, Clone)]
+    pub struct GetAgent<'a> {
+        client: &'a super::Client,
+        agent_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetAgent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                agent_id: Err("agent_id was not initialized".to_string()),
+            }
+        }
+        pub fn agent_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.agent_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for agent_id failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, agent_id } = self;
+            let agent_id = agent_id.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("agent_id", &agent_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/agents/{}", client.baseurl, encode_path(& agent_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/agents/{agent_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetAgentResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "get_agent",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_agent`]
+
+[`Client::delete_agent`]: super::Client::delete_agent*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteAgent<'a> {
+        client: &'a super::Client,
+        agent_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+    }
+    impl<'a> DeleteAgent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                agent_id: Err("agent_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn agent_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.agent_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for agent_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, agent_id, idempotency_key } = self;
+            let agent_id = agent_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("agent_id", &agent_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/agents/{}", client.baseurl, encode_path(& agent_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `DELETE` request to `/agents/{agent_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::DeleteAgentResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "delete_agent",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_agent`]
+
+[`Client::update_agent`]: super::Client::update_agent*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateAgent<'a> {
+        client: &'a super::Client,
+        agent_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::UpdateAgentRequest, String>,
+    }
+    impl<'a> UpdateAgent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                agent_id: Err("agent_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn agent_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.agent_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for agent_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateAgentRequest>,
+            <V as std::convert::TryInto<
+                types::UpdateAgentRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UpdateAgentRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UpdateAgentRequest,
+            ) -> types::builder::UpdateAgentRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, agent_id, idempotency_key, body } = self;
+            let agent_id = agent_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateAgentRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("agent_id", &agent_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/agents/{}", client.baseurl, encode_path(& agent_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `PATCH` request to `/agents/{agent_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetAgentResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "update_agent",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_credentials`]
+
+[`Client::list_credentials`]: super::Client::list_credentials*/
+    #[derive(Debug, Clone)]
+    pub struct ListCredentials<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        external_id: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        source_id: Result<Option<::std::vec::Vec<::std::string::String>>, String>,
+        status: Result<Option<::std::vec::Vec<::std::string::String>>, String>,
+    }
+    impl<'a> ListCredentials<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                external_id: Ok(None),
+                limit: Ok(None),
+                source_id: Ok(None),
+                status: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn external_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.external_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for external_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn source_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+        {
+            self.source_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < :: std :: string :: String >` for source_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < :: std :: string :: String >` for status failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, cursor, external_id, limit, source_id, status } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let external_id = external_id.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let source_id = source_id.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/credentials", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("external_id", &external_id))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("source_id", &source_id))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/credentials`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PaginatedResponseOfGetCredentialResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "list_credentials",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_credential`]
+
+[`Client::create_credential`]: super::Client::create_credential*/
+    #[derive(Debug, Clone)]
+    pub struct CreateCredential<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::CreateCredentialRequest, String>,
+    }
+    impl<'a> CreateCredential<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateCredentialRequest>,
+            <V as std::convert::TryInto<
+                types::CreateCredentialRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `CreateCredentialRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateCredentialRequest,
+            ) -> types::builder::CreateCredentialRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateCredentialRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/credentials", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/credentials`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetCredentialResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "create_credential",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_credential`]
+
+[`Client::get_credential`]: super::Client::get_credential*/
+    #[derive(Debug, Clone)]
+    pub struct GetCredential<'a> {
+        client: &'a super::Client,
+        credential_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetCredential<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                credential_id: Err("credential_id was not initialized".to_string()),
+            }
+        }
+        pub fn credential_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.credential_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for credential_id failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, credential_id } = self;
+            let credential_id = credential_id.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param(
+                    "credential_id",
+                    &credential_id.to_string(),
+                )
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/credentials/{}", client.baseurl, encode_path(& credential_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/credentials/{credential_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetCredentialResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "get_credential",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_credential`]
+
+[`Client::delete_credential`]: super::Client::delete_credential*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteCredential<'a> {
+        client: &'a super::Client,
+        credential_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+    }
+    impl<'a> DeleteCredential<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                credential_id: Err("credential_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn credential_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.credential_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for credential_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, credential_id, idempotency_key } = self;
+            let credential_id = credential_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param(
+                    "credential_id",
+                    &credential_id.to_string(),
+                )
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/credentials/{}", client.baseurl, encode_path(& credential_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `DELETE` request to `/credentials/{credential_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::DeleteCredentialResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "delete_credential",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_credential`]
+
+[`Client::update_credential`]: super::Client::update_credential*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateCredential<'a> {
+        client: &'a super::Client,
+        credential_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::UpdateCredentialRequest, String>,
+    }
+    impl<'a> UpdateCredential<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                credential_id: Err("credential_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn credential_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.credential_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for credential_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateCredentialRequest>,
+            <V as std::convert::TryInto<
+                types::UpdateCredentialRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `UpdateCredentialRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UpdateCredentialRequest,
+            ) -> types::builder::UpdateCredentialRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, credential_id, idempotency_key, body } = self;
+            let credential_id = credential_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateCredentialRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param(
+                    "credential_id",
+                    &credential_id.to_string(),
+                )
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/credentials/{}", client.baseurl, encode_path(& credential_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `PATCH` request to `/credentials/{credential_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetCredentialResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "update_credential",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_event_destinations`]
+
+[`Client::list_event_destinations`]: super::Client::list_event_destinations*/
+    #[derive(Debug, Clone)]
+    pub struct ListEventDestinations<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        status: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListEventDestinations<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+                status: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for status failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, cursor, limit, status } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/event-destinations", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/event-destinations`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PaginatedResponseOfEventDestinationResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "list_event_destinations",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_event_destination`]
+
+[`Client::create_event_destination`]: super::Client::create_event_destination*/
+    #[derive(Debug, Clone)]
+    pub struct CreateEventDestination<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::CreateEventDestinationRequest, String>,
+    }
+    impl<'a> CreateEventDestination<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateEventDestinationRequest>,
+            <V as std::convert::TryInto<
+                types::CreateEventDestinationRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `CreateEventDestinationRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateEventDestinationRequest,
+            ) -> types::builder::CreateEventDestinationRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateEventDestinationRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/event-destinations", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/event-destinations`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::EventDestinationResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "create_event_destination",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_event_destination`]
+
+[`Client::get_event_destination`]: super::Client::get_event_destination*/
+    #[derive(Debug, Clone)]
+    pub struct GetEventDestination<'a> {
+        client: &'a super::Client,
+        destination_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetEventDestination<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                destination_id: Err("destination_id was not initialized".to_string()),
+            }
+        }
+        pub fn destination_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.destination_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for destination_id failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, destination_id } = self;
+            let destination_id = destination_id.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param(
+                    "destination_id",
+                    &destination_id.to_string(),
+                )
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/event-destinations/{}", client.baseurl, encode_path(& destination_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/event-destinations/{destination_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::EventDestinationResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "get_event_destination",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_event_destination`]
+
+[`Client::delete_event_destination`]: super::Client::delete_event_destination*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteEventDestination<'a> {
+        client: &'a super::Client,
+        destination_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+    }
+    impl<'a> DeleteEventDestination<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                destination_id: Err("destination_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn destination_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.destination_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for destination_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, destination_id, idempotency_key } = self;
+            let destination_id = destination_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param(
+                    "destination_id",
+                    &destination_id.to_string(),
+                )
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/event-destinations/{}", client.baseurl, encode_path(& destination_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `DELETE` request to `/event-destinations/{destination_id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::DeleteEventDestinationResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "delete_event_destination",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_event_destination`]
+
+[`Client::update_event_destination`]: super::Client::update_event_destination*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateEventDestination<'a> {
+        client: &'a super::Client,
+        destination_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::UpdateEventDestinationRequest, String>,
+    }
+    impl<'a> UpdateEventDestination<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                destination_id: Err("destination_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn destination_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.destination_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for destination_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateEventDestinationRequest>,
+            <V as std::convert::TryInto<
+                types::UpdateEventDestinationRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `UpdateEventDestinationRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UpdateEventDestinationRequest,
+            ) -> types::builder::UpdateEventDestinationRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, destination_id, idempotency_key, body } = self;
+            let destination_id = destination_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateEventDestinationRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param(
+                    "destination_id",
+                    &destination_id.to_string(),
+                )
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/event-destinations/{}", client.baseurl, encode_path(& destination_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `PATCH` request to `/event-destinations/{destination_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::EventDestinationResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "update_event_destination",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_event_deliveries`]
+
+[`Client::list_event_deliveries`]: super::Client::list_event_deliveries*/
+    #[derive(Debug, Clone)]
+    pub struct ListEventDeliveries<'a> {
+        client: &'a super::Client,
+        destination_id: Result<::std::string::String, String>,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        status: Result<Option<::std::string::String>, String>,
+        type_: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListEventDeliveries<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                destination_id: Err("destination_id was not initialized".to_string()),
+                cursor: Ok(None),
+                limit: Ok(None),
+                status: Ok(None),
+                type_: Ok(None),
+            }
+        }
+        pub fn destination_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.destination_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for destination_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for status failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn type_<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.type_ = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for type_ failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, destination_id, cursor, limit, status, type_ } = self;
+            let destination_id = destination_id.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let type_ = type_.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param(
+                    "destination_id",
+                    &destination_id.to_string(),
+                )
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/event-destinations/{}/event-deliveries", client.baseurl,
+                encode_path(& destination_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .query(&progenitor_client::QueryParam::new("type", &type_))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/event-destinations/{destination_id}/event-deliveries`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PaginatedResponseOfEventDeliveryResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "list_event_deliveries",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_events`]
+
+[`Client::list_events`]: super::Client::list_events*/
+    #[derive(Debug, Clone)]
+    pub struct ListEvents<'a> {
+        client: &'a super::Client,
+        created_after: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
+        created_before: Result<
+            Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            String,
+        >,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        type_: Result<Option<::std::vec::Vec<::std::string::String>>, String>,
+    }
+    impl<'a> ListEvents<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                created_after: Ok(None),
+                created_before: Ok(None),
+                cursor: Ok(None),
+                limit: Ok(None),
+                type_: Ok(None),
+            }
+        }
+        pub fn created_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.created_after = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_after failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn created_before<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.created_before = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_before failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn type_<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+        {
+            self.type_ = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < :: std :: string :: String >` for type_ failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, created_after, created_before, cursor, limit, type_ } = self;
+            let created_after = created_after.map_err(Error::InvalidRequest)?;
+            let created_before = created_before.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let type_ = type_.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/events", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new("created_after", &created_after),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "created_before",
+                        &created_before,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("type", &type_))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/events`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PaginatedResponseOfGetEventResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "list_events",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_event`]
+
+[`Client::get_event`]: super::Client::get_event*/
+    #[derive(Debug, Clone)]
+    pub struct GetEvent<'a> {
+        client: &'a super::Client,
+        event_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetEvent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                event_id: Err("event_id was not initialized".to_string()),
+            }
+        }
+        pub fn event_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.event_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for event_id failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, event_id } = self;
+            let event_id = event_id.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("event_id", &event_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/events/{}", client.baseurl, encode_path(& event_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/events/{event_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetEventResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "get_event",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_session_token`]
+
+[`Client::create_session_token`]: super::Client::create_session_token*/
+    #[derive(Debug, Clone)]
+    pub struct CreateSessionToken<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+    }
+    impl<'a> CreateSessionToken<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, idempotency_key } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/token", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/token`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::CreateSessionTokenResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "create_session_token",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_session`]
+
+[`Client::get_session`]: super::Client::get_session*/
+    #[derive(Debug, Clone)]
+    pub struct GetSession<'a> {
+        client: &'a super::Client,
+        session_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetSession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                session_id: Err("session_id was not initialized".to_string()),
+            }
+        }
+        pub fn session_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.session_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for session_id failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, session_id } = self;
+            let session_id = session_id.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("session_id", &session_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/sessions/{}", client.baseurl, encode_path(& session_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/sessions/{session_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetSessionResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "get_session",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::end_session`]
+
+[`Client::end_session`]: super::Client::end_session*/
+    #[derive(Debug, Clone)]
+    pub struct EndSession<'a> {
+        client: &'a super::Client,
+        session_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+    }
+    impl<'a> EndSession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                session_id: Err("session_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn session_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.session_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for session_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, session_id, idempotency_key } = self;
+            let session_id = session_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("session_id", &session_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/sessions/{}/end", client.baseurl, encode_path(& session_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/sessions/{session_id}/end`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetSessionResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "end_session",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_sources`]
+
+[`Client::list_sources`]: super::Client::list_sources*/
+    #[derive(Debug, Clone)]
+    pub struct ListSources<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> ListSources<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/sources", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/sources`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PaginatedResponseOfGetSourceResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "list_sources",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_source`]
+
+[`Client::create_source`]: super::Client::create_source*/
+    #[derive(Debug, Clone)]
+    pub struct CreateSource<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::CreateSourceRequest, String>,
+    }
+    impl<'a> CreateSource<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateSourceRequest>,
+            <V as std::convert::TryInto<
+                types::CreateSourceRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `CreateSourceRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateSourceRequest,
+            ) -> types::builder::CreateSourceRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateSourceRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/sources", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/sources`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetSourceResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "create_source",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_source`]
+
+[`Client::get_source`]: super::Client::get_source*/
+    #[derive(Debug, Clone)]
+    pub struct GetSource<'a> {
+        client: &'a super::Client,
+        source_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetSource<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                source_id: Err("source_id was not initialized".to_string()),
+            }
+        }
+        pub fn source_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.source_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for source_id failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, source_id } = self;
+            let source_id = source_id.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("source_id", &source_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/sources/{}", client.baseurl, encode_path(& source_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/sources/{source_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetSourceResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "get_source",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_source`]
+
+[`Client::delete_source`]: super::Client::delete_source*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteSource<'a> {
+        client: &'a super::Client,
+        source_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+    }
+    impl<'a> DeleteSource<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                source_id: Err("source_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn source_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.source_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for source_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, source_id, idempotency_key } = self;
+            let source_id = source_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("source_id", &source_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/sources/{}", client.baseurl, encode_path(& source_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `DELETE` request to `/sources/{source_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::DeleteSourceResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "delete_source",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_source`]
+
+[`Client::update_source`]: super::Client::update_source*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateSource<'a> {
+        client: &'a super::Client,
+        source_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::UpdateSourceRequest, String>,
+    }
+    impl<'a> UpdateSource<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                source_id: Err("source_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn source_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.source_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for source_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateSourceRequest>,
+            <V as std::convert::TryInto<
+                types::UpdateSourceRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UpdateSourceRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UpdateSourceRequest,
+            ) -> types::builder::UpdateSourceRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, source_id, idempotency_key, body } = self;
+            let source_id = source_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateSourceRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("source_id", &source_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/sources/{}", client.baseurl, encode_path(& source_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `PATCH` request to `/sources/{source_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetSourceResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "update_source",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -3815,6 +13615,657 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::list_task_runs`]
+
+[`Client::list_task_runs`]: super::Client::list_task_runs*/
+    #[derive(Debug, Clone)]
+    pub struct ListTaskRuns<'a> {
+        client: &'a super::Client,
+        agent_id: Result<Option<::std::string::String>, String>,
+        created_after: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
+        created_before: Result<
+            Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            String,
+        >,
+        credential_id: Result<Option<::std::string::String>, String>,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        outcome: Result<Option<::std::vec::Vec<::std::string::String>>, String>,
+        source_id: Result<Option<::std::vec::Vec<::std::string::String>>, String>,
+        status: Result<Option<::std::vec::Vec<::std::string::String>>, String>,
+        task_id: Result<Option<::std::string::String>, String>,
+        workflow_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListTaskRuns<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                agent_id: Ok(None),
+                created_after: Ok(None),
+                created_before: Ok(None),
+                credential_id: Ok(None),
+                cursor: Ok(None),
+                limit: Ok(None),
+                outcome: Ok(None),
+                source_id: Ok(None),
+                status: Ok(None),
+                task_id: Ok(None),
+                workflow_id: Ok(None),
+            }
+        }
+        pub fn agent_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.agent_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for agent_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn created_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.created_after = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_after failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn created_before<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.created_before = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_before failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn credential_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.credential_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for credential_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn outcome<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+        {
+            self.outcome = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < :: std :: string :: String >` for outcome failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn source_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+        {
+            self.source_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < :: std :: string :: String >` for source_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < :: std :: string :: String >` for status failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.task_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for task_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn workflow_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.workflow_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for workflow_id failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self {
+                client,
+                agent_id,
+                created_after,
+                created_before,
+                credential_id,
+                cursor,
+                limit,
+                outcome,
+                source_id,
+                status,
+                task_id,
+                workflow_id,
+            } = self;
+            let agent_id = agent_id.map_err(Error::InvalidRequest)?;
+            let created_after = created_after.map_err(Error::InvalidRequest)?;
+            let created_before = created_before.map_err(Error::InvalidRequest)?;
+            let credential_id = credential_id.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let outcome = outcome.map_err(Error::InvalidRequest)?;
+            let source_id = source_id.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let workflow_id = workflow_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/task-runs", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("agent_id", &agent_id))
+                .query(
+                    &progenitor_client::QueryParam::new("created_after", &created_after),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "created_before",
+                        &created_before,
+                    ),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new("credential_id", &credential_id),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("outcome", &outcome))
+                .query(&progenitor_client::QueryParam::new("source_id", &source_id))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .query(&progenitor_client::QueryParam::new("task_id", &task_id))
+                .query(&progenitor_client::QueryParam::new("workflow_id", &workflow_id))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/task-runs`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PaginatedResponseOfGetTaskRunResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "list_task_runs",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::cancel_task_run`]
+
+[`Client::cancel_task_run`]: super::Client::cancel_task_run*/
+    #[derive(Debug, Clone)]
+    pub struct CancelTaskRun<'a> {
+        client: &'a super::Client,
+        run_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+    }
+    impl<'a> CancelTaskRun<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                run_id: Err("run_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn run_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.run_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for run_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, run_id, idempotency_key } = self;
+            let run_id = run_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("run_id", &run_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/task-runs/{}/cancel", client.baseurl, encode_path(& run_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/task-runs/{run_id}/cancel`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetTaskRunResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "cancel_task_run",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::submit_task_run_interaction`]
+
+[`Client::submit_task_run_interaction`]: super::Client::submit_task_run_interaction*/
+    #[derive(Debug, Clone)]
+    pub struct SubmitTaskRunInteraction<'a> {
+        client: &'a super::Client,
+        run_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::SubmitInteractionRequest, String>,
+    }
+    impl<'a> SubmitTaskRunInteraction<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                run_id: Err("run_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn run_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.run_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for run_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubmitInteractionRequest>,
+            <V as std::convert::TryInto<
+                types::SubmitInteractionRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `SubmitInteractionRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SubmitInteractionRequest,
+            ) -> types::builder::SubmitInteractionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, run_id, idempotency_key, body } = self;
+            let run_id = run_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::SubmitInteractionRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("run_id", &run_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/task-runs/{}/interaction", client.baseurl, encode_path(& run_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/task-runs/{run_id}/interaction`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetTaskRunResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "submit_task_run_interaction",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_tasks`]
+
+[`Client::list_tasks`]: super::Client::list_tasks*/
+    #[derive(Debug, Clone)]
+    pub struct ListTasks<'a> {
+        client: &'a super::Client,
+        agent_id: Result<Option<::std::string::String>, String>,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        status: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListTasks<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                agent_id: Ok(None),
+                cursor: Ok(None),
+                limit: Ok(None),
+                status: Ok(None),
+            }
+        }
+        pub fn agent_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.agent_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for agent_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for status failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, agent_id, cursor, limit, status } = self;
+            let agent_id = agent_id.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/tasks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("agent_id", &agent_id))
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/tasks`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PaginatedResponseOfGetTaskResponse>,
+            Error<ByteStream>,
+        > {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "list_tasks",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::create_task`]
 
 [`Client::create_task`]: super::Client::create_task*/
@@ -4011,6 +14462,107 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::delete_task`]
+
+[`Client::delete_task`]: super::Client::delete_task*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteTask<'a> {
+        client: &'a super::Client,
+        task_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+    }
+    impl<'a> DeleteTask<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                task_id: Err("task_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.task_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for task_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, task_id, idempotency_key } = self;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("task_id", &task_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/tasks/{}", client.baseurl, encode_path(& task_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `DELETE` request to `/tasks/{task_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::DeleteTaskResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "delete_task",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::update_task`]
 
 [`Client::update_task`]: super::Client::update_task*/
@@ -4144,6 +14696,301 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::run_task`]
+
+[`Client::run_task`]: super::Client::run_task*/
+    #[derive(Debug, Clone)]
+    pub struct RunTask<'a> {
+        client: &'a super::Client,
+        task_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::builder::RunTaskRequest, String>,
+    }
+    impl<'a> RunTask<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                task_id: Err("task_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.task_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for task_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RunTaskRequest>,
+            <V as std::convert::TryInto<
+                types::RunTaskRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `RunTaskRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RunTaskRequest,
+            ) -> types::builder::RunTaskRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, task_id, idempotency_key, body } = self;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::RunTaskRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("task_id", &task_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/tasks/{}/run", client.baseurl, encode_path(& task_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/tasks/{task_id}/run`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetTaskRunResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "run_task",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reset_task`]
+
+[`Client::reset_task`]: super::Client::reset_task*/
+    #[derive(Debug, Clone)]
+    pub struct ResetTask<'a> {
+        client: &'a super::Client,
+        task_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+    }
+    impl<'a> ResetTask<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                task_id: Err("task_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.task_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for task_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client, task_id, idempotency_key } = self;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            crate::operation::check_path_param("task_id", &task_id.to_string())
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/tasks/{}/reset", client.baseurl, encode_path(& task_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `POST` request to `/tasks/{task_id}/reset`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetTaskResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "reset_task",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_test`]
+
+[`Client::get_test`]: super::Client::get_test*/
+    #[derive(Debug, Clone)]
+    pub struct GetTest<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetTest<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        /// Builds the request [`send`](Self::send) would send (URL, query, headers, body),
+        /// checking every parameter, without sending it.
+        pub fn build_request(self) -> Result<reqwest::Request, Error<ByteStream>> {
+            let Self { client } = self;
+            let url = format!("{}/test", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        ///Sends a `GET` request to `/test`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GetTestResponse>, Error<ByteStream>> {
+            let client = self.client;
+            #[allow(unused_mut)]
+            let mut request = self.build_request()?;
+            let info = OperationInfo {
+                operation_id: "get_test",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     impl<'a> crate::operation::Operation<'a> for ListTaskRunStorage<'a> {
         const OPERATION_ID: &'static str = "listTaskRunStorage";
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
@@ -4163,6 +15010,391 @@ pub mod builder {
         const LIMIT_PARAM: &'static str = "limit";
         const CURSOR_PARAM: &'static str = "cursor";
         const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
+    impl<'a> crate::operation::Operation<'a> for ListAgents<'a> {
+        const OPERATION_ID: &'static str = "listAgents";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/agents";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::PaginatedResponseOfGetAgentResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ListAgents::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::List<'a> for ListAgents<'a> {
+        type Item = types::GetAgentResponse;
+        const LIMIT_PARAM: &'static str = "limit";
+        const CURSOR_PARAM: &'static str = "cursor";
+        const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
+    impl<'a> crate::operation::Operation<'a> for CreateAgent<'a> {
+        const OPERATION_ID: &'static str = "createAgent";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/agents";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetAgentResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            CreateAgent::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for GetAgent<'a> {
+        const OPERATION_ID: &'static str = "getAgent";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/agents/{agent_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetAgentResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetAgent::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for DeleteAgent<'a> {
+        const OPERATION_ID: &'static str = "deleteAgent";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
+        const PATH: &'static str = "/agents/{agent_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::DeleteAgentResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            DeleteAgent::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for UpdateAgent<'a> {
+        const OPERATION_ID: &'static str = "updateAgent";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
+        const PATH: &'static str = "/agents/{agent_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetAgentResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            UpdateAgent::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for ListCredentials<'a> {
+        const OPERATION_ID: &'static str = "listCredentials";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/credentials";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::PaginatedResponseOfGetCredentialResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ListCredentials::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::List<'a> for ListCredentials<'a> {
+        type Item = types::GetCredentialResponse;
+        const LIMIT_PARAM: &'static str = "limit";
+        const CURSOR_PARAM: &'static str = "cursor";
+        const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
+    impl<'a> crate::operation::Operation<'a> for CreateCredential<'a> {
+        const OPERATION_ID: &'static str = "createCredential";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/credentials";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetCredentialResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            CreateCredential::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for GetCredential<'a> {
+        const OPERATION_ID: &'static str = "getCredential";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/credentials/{credential_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetCredentialResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetCredential::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for DeleteCredential<'a> {
+        const OPERATION_ID: &'static str = "deleteCredential";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
+        const PATH: &'static str = "/credentials/{credential_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::DeleteCredentialResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            DeleteCredential::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for UpdateCredential<'a> {
+        const OPERATION_ID: &'static str = "updateCredential";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
+        const PATH: &'static str = "/credentials/{credential_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetCredentialResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            UpdateCredential::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for ListEventDestinations<'a> {
+        const OPERATION_ID: &'static str = "listEventDestinations";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/event-destinations";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::PaginatedResponseOfEventDestinationResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ListEventDestinations::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::List<'a> for ListEventDestinations<'a> {
+        type Item = types::EventDestinationResponse;
+        const LIMIT_PARAM: &'static str = "limit";
+        const CURSOR_PARAM: &'static str = "cursor";
+        const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
+    impl<'a> crate::operation::Operation<'a> for CreateEventDestination<'a> {
+        const OPERATION_ID: &'static str = "createEventDestination";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/event-destinations";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::EventDestinationResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            CreateEventDestination::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for GetEventDestination<'a> {
+        const OPERATION_ID: &'static str = "getEventDestination";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/event-destinations/{destination_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::EventDestinationResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetEventDestination::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for DeleteEventDestination<'a> {
+        const OPERATION_ID: &'static str = "deleteEventDestination";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
+        const PATH: &'static str = "/event-destinations/{destination_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::DeleteEventDestinationResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            DeleteEventDestination::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for UpdateEventDestination<'a> {
+        const OPERATION_ID: &'static str = "updateEventDestination";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
+        const PATH: &'static str = "/event-destinations/{destination_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::EventDestinationResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            UpdateEventDestination::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for ListEventDeliveries<'a> {
+        const OPERATION_ID: &'static str = "listEventDeliveries";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/event-destinations/{destination_id}/event-deliveries";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::PaginatedResponseOfEventDeliveryResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ListEventDeliveries::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::List<'a> for ListEventDeliveries<'a> {
+        type Item = types::EventDeliveryResponse;
+        const LIMIT_PARAM: &'static str = "limit";
+        const CURSOR_PARAM: &'static str = "cursor";
+        const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
+    impl<'a> crate::operation::Operation<'a> for ListEvents<'a> {
+        const OPERATION_ID: &'static str = "listEvents";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/events";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::PaginatedResponseOfGetEventResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ListEvents::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::List<'a> for ListEvents<'a> {
+        type Item = types::GetEventResponse;
+        const LIMIT_PARAM: &'static str = "limit";
+        const CURSOR_PARAM: &'static str = "cursor";
+        const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
+    impl<'a> crate::operation::Operation<'a> for GetEvent<'a> {
+        const OPERATION_ID: &'static str = "getEvent";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/events/{event_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetEventResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetEvent::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for CreateSessionToken<'a> {
+        const OPERATION_ID: &'static str = "createSessionToken";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/token";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::CreateSessionTokenResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            CreateSessionToken::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for GetSession<'a> {
+        const OPERATION_ID: &'static str = "getSession";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/sessions/{session_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetSessionResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetSession::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for EndSession<'a> {
+        const OPERATION_ID: &'static str = "endSession";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/sessions/{session_id}/end";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetSessionResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            EndSession::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for ListSources<'a> {
+        const OPERATION_ID: &'static str = "listSources";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/sources";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::PaginatedResponseOfGetSourceResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ListSources::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::List<'a> for ListSources<'a> {
+        type Item = types::GetSourceResponse;
+        const LIMIT_PARAM: &'static str = "limit";
+        const CURSOR_PARAM: &'static str = "cursor";
+        const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
+    impl<'a> crate::operation::Operation<'a> for CreateSource<'a> {
+        const OPERATION_ID: &'static str = "createSource";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/sources";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetSourceResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            CreateSource::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for GetSource<'a> {
+        const OPERATION_ID: &'static str = "getSource";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/sources/{source_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetSourceResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetSource::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for DeleteSource<'a> {
+        const OPERATION_ID: &'static str = "deleteSource";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
+        const PATH: &'static str = "/sources/{source_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::DeleteSourceResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            DeleteSource::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for UpdateSource<'a> {
+        const OPERATION_ID: &'static str = "updateSource";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
+        const PATH: &'static str = "/sources/{source_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetSourceResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            UpdateSource::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
     }
     impl<'a> crate::operation::Operation<'a> for GetStorageItem<'a> {
         const OPERATION_ID: &'static str = "getStorageItem";
@@ -4205,6 +15437,71 @@ pub mod builder {
             GetTaskRun::build_request(self).map_err(Error::<ByteStream>::into_untyped)
         }
     }
+    impl<'a> crate::operation::Operation<'a> for ListTaskRuns<'a> {
+        const OPERATION_ID: &'static str = "listTaskRuns";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/task-runs";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::PaginatedResponseOfGetTaskRunResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ListTaskRuns::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::List<'a> for ListTaskRuns<'a> {
+        type Item = types::GetTaskRunResponse;
+        const LIMIT_PARAM: &'static str = "limit";
+        const CURSOR_PARAM: &'static str = "cursor";
+        const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
+    impl<'a> crate::operation::Operation<'a> for CancelTaskRun<'a> {
+        const OPERATION_ID: &'static str = "cancelTaskRun";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/task-runs/{run_id}/cancel";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetTaskRunResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            CancelTaskRun::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for SubmitTaskRunInteraction<'a> {
+        const OPERATION_ID: &'static str = "submitTaskRunInteraction";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/task-runs/{run_id}/interaction";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetTaskRunResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            SubmitTaskRunInteraction::build_request(self)
+                .map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for ListTasks<'a> {
+        const OPERATION_ID: &'static str = "listTasks";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/tasks";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::PaginatedResponseOfGetTaskResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ListTasks::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::List<'a> for ListTasks<'a> {
+        type Item = types::GetTaskResponse;
+        const LIMIT_PARAM: &'static str = "limit";
+        const CURSOR_PARAM: &'static str = "cursor";
+        const LIMIT_RANGE: Option<(i64, i64)> = Some((1, 100));
+    }
     impl<'a> crate::operation::Operation<'a> for CreateTask<'a> {
         const OPERATION_ID: &'static str = "createTask";
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
@@ -4231,6 +15528,19 @@ pub mod builder {
             GetTask::build_request(self).map_err(Error::<ByteStream>::into_untyped)
         }
     }
+    impl<'a> crate::operation::Operation<'a> for DeleteTask<'a> {
+        const OPERATION_ID: &'static str = "deleteTask";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
+        const PATH: &'static str = "/tasks/{task_id}";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::DeleteTaskResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            DeleteTask::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
     impl<'a> crate::operation::Operation<'a> for UpdateTask<'a> {
         const OPERATION_ID: &'static str = "updateTask";
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
@@ -4242,6 +15552,45 @@ pub mod builder {
         }
         fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
             UpdateTask::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for RunTask<'a> {
+        const OPERATION_ID: &'static str = "runTask";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/tasks/{task_id}/run";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetTaskRunResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            RunTask::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for ResetTask<'a> {
+        const OPERATION_ID: &'static str = "resetTask";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
+        const PATH: &'static str = "/tasks/{task_id}/reset";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetTaskResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            ResetTask::build_request(self).map_err(Error::<ByteStream>::into_untyped)
+        }
+    }
+    impl<'a> crate::operation::Operation<'a> for GetTest<'a> {
+        const OPERATION_ID: &'static str = "getTest";
+        const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
+        const PATH: &'static str = "/test";
+        const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        type Response = types::GetTestResponse;
+        fn client(&self) -> &'a super::Client {
+            self.client
+        }
+        fn into_request(self) -> ::std::result::Result<::reqwest::Request, Error> {
+            GetTest::build_request(self).map_err(Error::<ByteStream>::into_untyped)
         }
     }
 }
@@ -4258,6 +15607,188 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/task-runs/{run_id}/storage",
         list: true,
+    },
+    crate::operation::OperationMeta {
+        id: "listAgents",
+        progenitor_id: "list_agents",
+        method: "GET",
+        path: "/agents",
+        list: true,
+    },
+    crate::operation::OperationMeta {
+        id: "createAgent",
+        progenitor_id: "create_agent",
+        method: "POST",
+        path: "/agents",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "getAgent",
+        progenitor_id: "get_agent",
+        method: "GET",
+        path: "/agents/{agent_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "deleteAgent",
+        progenitor_id: "delete_agent",
+        method: "DELETE",
+        path: "/agents/{agent_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "updateAgent",
+        progenitor_id: "update_agent",
+        method: "PATCH",
+        path: "/agents/{agent_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "listCredentials",
+        progenitor_id: "list_credentials",
+        method: "GET",
+        path: "/credentials",
+        list: true,
+    },
+    crate::operation::OperationMeta {
+        id: "createCredential",
+        progenitor_id: "create_credential",
+        method: "POST",
+        path: "/credentials",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "getCredential",
+        progenitor_id: "get_credential",
+        method: "GET",
+        path: "/credentials/{credential_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "deleteCredential",
+        progenitor_id: "delete_credential",
+        method: "DELETE",
+        path: "/credentials/{credential_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "updateCredential",
+        progenitor_id: "update_credential",
+        method: "PATCH",
+        path: "/credentials/{credential_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "listEventDestinations",
+        progenitor_id: "list_event_destinations",
+        method: "GET",
+        path: "/event-destinations",
+        list: true,
+    },
+    crate::operation::OperationMeta {
+        id: "createEventDestination",
+        progenitor_id: "create_event_destination",
+        method: "POST",
+        path: "/event-destinations",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "getEventDestination",
+        progenitor_id: "get_event_destination",
+        method: "GET",
+        path: "/event-destinations/{destination_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "deleteEventDestination",
+        progenitor_id: "delete_event_destination",
+        method: "DELETE",
+        path: "/event-destinations/{destination_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "updateEventDestination",
+        progenitor_id: "update_event_destination",
+        method: "PATCH",
+        path: "/event-destinations/{destination_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "listEventDeliveries",
+        progenitor_id: "list_event_deliveries",
+        method: "GET",
+        path: "/event-destinations/{destination_id}/event-deliveries",
+        list: true,
+    },
+    crate::operation::OperationMeta {
+        id: "listEvents",
+        progenitor_id: "list_events",
+        method: "GET",
+        path: "/events",
+        list: true,
+    },
+    crate::operation::OperationMeta {
+        id: "getEvent",
+        progenitor_id: "get_event",
+        method: "GET",
+        path: "/events/{event_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "createSessionToken",
+        progenitor_id: "create_session_token",
+        method: "POST",
+        path: "/token",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "getSession",
+        progenitor_id: "get_session",
+        method: "GET",
+        path: "/sessions/{session_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "endSession",
+        progenitor_id: "end_session",
+        method: "POST",
+        path: "/sessions/{session_id}/end",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "listSources",
+        progenitor_id: "list_sources",
+        method: "GET",
+        path: "/sources",
+        list: true,
+    },
+    crate::operation::OperationMeta {
+        id: "createSource",
+        progenitor_id: "create_source",
+        method: "POST",
+        path: "/sources",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "getSource",
+        progenitor_id: "get_source",
+        method: "GET",
+        path: "/sources/{source_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "deleteSource",
+        progenitor_id: "delete_source",
+        method: "DELETE",
+        path: "/sources/{source_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "updateSource",
+        progenitor_id: "update_source",
+        method: "PATCH",
+        path: "/sources/{source_id}",
+        list: false,
     },
     crate::operation::OperationMeta {
         id: "getStorageItem",
@@ -4281,6 +15812,34 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         list: false,
     },
     crate::operation::OperationMeta {
+        id: "listTaskRuns",
+        progenitor_id: "list_task_runs",
+        method: "GET",
+        path: "/task-runs",
+        list: true,
+    },
+    crate::operation::OperationMeta {
+        id: "cancelTaskRun",
+        progenitor_id: "cancel_task_run",
+        method: "POST",
+        path: "/task-runs/{run_id}/cancel",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "submitTaskRunInteraction",
+        progenitor_id: "submit_task_run_interaction",
+        method: "POST",
+        path: "/task-runs/{run_id}/interaction",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "listTasks",
+        progenitor_id: "list_tasks",
+        method: "GET",
+        path: "/tasks",
+        list: true,
+    },
+    crate::operation::OperationMeta {
         id: "createTask",
         progenitor_id: "create_task",
         method: "POST",
@@ -4295,10 +15854,38 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         list: false,
     },
     crate::operation::OperationMeta {
+        id: "deleteTask",
+        progenitor_id: "delete_task",
+        method: "DELETE",
+        path: "/tasks/{task_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
         id: "updateTask",
         progenitor_id: "update_task",
         method: "PATCH",
         path: "/tasks/{task_id}",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "runTask",
+        progenitor_id: "run_task",
+        method: "POST",
+        path: "/tasks/{task_id}/run",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "resetTask",
+        progenitor_id: "reset_task",
+        method: "POST",
+        path: "/tasks/{task_id}/reset",
+        list: false,
+    },
+    crate::operation::OperationMeta {
+        id: "getTest",
+        progenitor_id: "get_test",
+        method: "GET",
+        path: "/test",
         list: false,
     },
 ];
