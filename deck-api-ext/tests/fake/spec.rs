@@ -348,11 +348,21 @@ async fn task_errors_match_the_spec() {
         props: spec_properties(),
     };
 
+    // Missing required fields: Deck's envelope, one `input_missing` per field.
     let missing = h.send(Method::POST, "/tasks", Some(&json!({})), &[]).await;
-    let validation = spec.check_validation(&missing);
+    assert_eq!(missing.status, 400, "{}", missing.text());
+    let error = spec.check_error(&missing);
+    let fields: Vec<_> = error
+        .errors
+        .iter()
+        .map(|e| (e.type_.as_str(), e.code.as_str(), e.field.as_deref()))
+        .collect();
     assert_eq!(
-        validation.errors.keys().collect::<Vec<_>>(),
-        ["agent_id", "name"]
+        fields,
+        [
+            ("request", "input_missing", Some("name")),
+            ("request", "input_missing", Some("agent_id"))
+        ]
     );
 
     let empty_name = h
@@ -363,10 +373,10 @@ async fn task_errors_match_the_spec() {
             &[],
         )
         .await;
-    assert!(
-        spec.check_validation(&empty_name)
-            .errors
-            .contains_key("name")
+    assert_eq!(empty_name.status, 400);
+    assert_eq!(
+        spec.check_error(&empty_name).errors[0].field.as_deref(),
+        Some("name")
     );
 
     let wrong_type = h
@@ -524,7 +534,7 @@ async fn cross_cutting_errors_use_the_envelope() {
         ("auth", "api_key_invalid")
     );
 
-    let unknown_route = h.get("/agents").await;
+    let unknown_route = h.get("/agents/agt_1/tasks").await;
     assert_eq!(unknown_route.status, 404);
     assert_eq!(
         spec.check_error(&unknown_route).errors[0].code,
