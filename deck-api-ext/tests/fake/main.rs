@@ -5,8 +5,10 @@
 
 mod support;
 
+mod coverage;
 mod faults;
 mod lifecycle;
+mod lists;
 mod pagination;
 mod server;
 mod spec;
