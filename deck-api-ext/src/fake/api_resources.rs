@@ -74,7 +74,10 @@ pub(crate) async fn create_agent(
         Err(response) => return response,
     };
     let mut fields = Map::new();
-    fields.insert("name".into(), object["name"].clone());
+    fields.insert(
+        "name".into(),
+        object.get("name").cloned().unwrap_or_default(),
+    );
     fields.insert(
         "description".into(),
         object.get("description").cloned().unwrap_or(Value::Null),
@@ -468,7 +471,10 @@ pub(crate) async fn create_event_destination(
     let mut store = shared.store();
     let id = store.mint_id(Kind::EventDestination);
     let mut fields = Map::new();
-    fields.insert("name".into(), object["name"].clone());
+    fields.insert(
+        "name".into(),
+        object.get("name").cloned().unwrap_or_default(),
+    );
     fields.insert("status".into(), "active".into());
     fields.insert("type".into(), destination_type.clone().into());
     fields.insert("events".into(), events);

@@ -10,6 +10,7 @@ mod faults;
 mod lifecycle;
 mod lists;
 mod pagination;
+mod resources;
 mod server;
 mod spec;
 mod storage_origin;
