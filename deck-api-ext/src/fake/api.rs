@@ -22,6 +22,7 @@ use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use bytes::Bytes;
+use deck_api::patch::Patch;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -425,16 +426,16 @@ async fn update_task(
             Ok(decoded) => decoded,
             Err(response) => return response,
         };
-    if matches!(&request.name, Some(name) if name.trim().is_empty()) {
+    if matches!(&request.name, Patch::Set(name) if name.trim().is_empty()) {
         return envelope::invalid_field(&rid, "name", "The name field cannot be empty.");
     }
     let storage = raw_storage(&object);
     // PATCH: fields that are absent or `null` keep their value; `storage` is replaced whole.
     let updated = shared.store().update_task(&id, |task| {
-        if let Some(name) = request.name {
+        if let Patch::Set(name) = request.name {
             task.name = name;
         }
-        if let Some(prompt) = request.prompt {
+        if let Patch::Set(prompt) = request.prompt {
             task.prompt = Some(prompt);
         }
         if let Some(schema) = request.input_schema {
@@ -446,7 +447,7 @@ async fn update_task(
         if let Some(storage) = storage {
             task.storage = Some(storage);
         }
-        if let Some(extraction) = request.extraction {
+        if let Patch::Set(extraction) = request.extraction {
             task.extraction = extraction;
         }
     });
