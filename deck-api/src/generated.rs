@@ -45,7 +45,7 @@ pub mod types {
         }
     }
     ///Request body for creating a credential.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     #[non_exhaustive]
     pub struct CreateCredentialRequest {
         ///Structure depends on `auth_method`. For `username_password`, pass `{ "username": "...", "password": "..." }`; extra login values go in `source_fields` (keys matching `^[a-z][a-z0-9_]{0,63}$`, at most 10). Secret: never printed by this client.
@@ -172,7 +172,7 @@ pub mod types {
         }
     }
     ///A session token for the Auth Component.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     #[non_exhaustive]
     pub struct CreateSessionTokenResponse {
         ///ISO 8601 timestamp of when the resource was created.
@@ -2026,8 +2026,8 @@ pub mod types {
     #[non_exhaustive]
     pub struct UpdateAgentRequest {
         ///Description of the agent's purpose. Set to null to remove it.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub description: crate::patch::Patch<::std::string::String>,
         ///Display name for the agent.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
@@ -2038,15 +2038,15 @@ pub mod types {
         }
     }
     ///Request body for updating a credential. Only include fields you want to change.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default)]
     #[non_exhaustive]
     pub struct UpdateCredentialRequest {
         ///Updated credentials payload. Secret: never printed by this client.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub auth_credentials: ::std::option::Option<::serde_json::Value>,
         ///An identifier from your system. Set to null to remove the mapping.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub external_id: ::std::option::Option<UpdateCredentialRequestExternalId>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub external_id: crate::patch::Patch<UpdateCredentialRequestExternalId>,
     }
     impl UpdateCredentialRequest {
         pub fn builder() -> builder::UpdateCredentialRequest {
@@ -2166,8 +2166,8 @@ pub mod types {
     #[non_exhaustive]
     pub struct UpdateSourceRequest {
         ///Display name for the source. Set to null to remove it.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub name: crate::patch::Patch<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub website: ::std::option::Option<SourceWebsite>,
     }
@@ -2181,26 +2181,26 @@ pub mod types {
     #[non_exhaustive]
     pub struct UpdateTaskRequest {
         ///Enable document extraction on captured files.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub extraction: ::std::option::Option<bool>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub extraction: crate::patch::Patch<bool>,
         ///JSON Schema defining the expected input for task runs.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub input_schema: ::std::option::Option<::serde_json::Value>,
         ///Display name for the task.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub name: crate::patch::Patch<::std::string::String>,
         ///JSON Schema defining the expected output for task runs.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub output_schema: ::std::option::Option<::serde_json::Value>,
         ///Instructions for the agent.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub prompt: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub prompt: crate::patch::Patch<::std::string::String>,
         ///Execution settings (`timeout_seconds`).
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub settings: ::std::option::Option<TaskSettings>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub settings: crate::patch::Patch<TaskSettings>,
         ///Storage configuration for file capture during task execution. Supports `enabled`, `extraction`, `extraction_schema`, and `deduplication`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub storage: ::std::option::Option<StorageConfig>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub storage: crate::patch::Patch<StorageConfig>,
     }
     impl UpdateTaskRequest {
         pub fn builder() -> builder::UpdateTaskRequest {
@@ -2238,7 +2238,7 @@ pub mod types {
         }
     }
     ///Webhook endpoint configuration.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default)]
     #[non_exhaustive]
     pub struct WebhookDestinationConfig {
         ///JSON-encoded object of additional headers.
@@ -2416,7 +2416,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct CreateCredentialRequest {
             auth_credentials: ::std::result::Result<
                 ::std::option::Option<::serde_json::Value>,
@@ -2803,7 +2803,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct CreateSessionTokenResponse {
             created_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -8547,7 +8547,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct UpdateAgentRequest {
             description: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                crate::patch::Patch<::std::string::String>,
                 ::std::string::String,
             >,
             name: ::std::result::Result<
@@ -8566,7 +8566,7 @@ pub mod types {
         impl UpdateAgentRequest {
             pub fn description<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.description = value
@@ -8608,14 +8608,14 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct UpdateCredentialRequest {
             auth_credentials: ::std::result::Result<
                 ::std::option::Option<::serde_json::Value>,
                 ::std::string::String,
             >,
             external_id: ::std::result::Result<
-                ::std::option::Option<super::UpdateCredentialRequestExternalId>,
+                crate::patch::Patch<super::UpdateCredentialRequestExternalId>,
                 ::std::string::String,
             >,
         }
@@ -8645,7 +8645,7 @@ pub mod types {
             pub fn external_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::option::Option<super::UpdateCredentialRequestExternalId>,
+                    crate::patch::Patch<super::UpdateCredentialRequestExternalId>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -8959,7 +8959,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct UpdateSourceRequest {
             name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                crate::patch::Patch<::std::string::String>,
                 ::std::string::String,
             >,
             website: ::std::result::Result<
@@ -8978,7 +8978,7 @@ pub mod types {
         impl UpdateSourceRequest {
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -9024,7 +9024,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct UpdateTaskRequest {
             extraction: ::std::result::Result<
-                ::std::option::Option<bool>,
+                crate::patch::Patch<bool>,
                 ::std::string::String,
             >,
             input_schema: ::std::result::Result<
@@ -9032,7 +9032,7 @@ pub mod types {
                 ::std::string::String,
             >,
             name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                crate::patch::Patch<::std::string::String>,
                 ::std::string::String,
             >,
             output_schema: ::std::result::Result<
@@ -9040,15 +9040,15 @@ pub mod types {
                 ::std::string::String,
             >,
             prompt: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                crate::patch::Patch<::std::string::String>,
                 ::std::string::String,
             >,
             settings: ::std::result::Result<
-                ::std::option::Option<super::TaskSettings>,
+                crate::patch::Patch<super::TaskSettings>,
                 ::std::string::String,
             >,
             storage: ::std::result::Result<
-                ::std::option::Option<super::StorageConfig>,
+                crate::patch::Patch<super::StorageConfig>,
                 ::std::string::String,
             >,
         }
@@ -9068,7 +9068,7 @@ pub mod types {
         impl UpdateTaskRequest {
             pub fn extraction<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<bool>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.extraction = value
@@ -9092,7 +9092,7 @@ pub mod types {
             }
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -9116,7 +9116,7 @@ pub mod types {
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -9128,7 +9128,7 @@ pub mod types {
             }
             pub fn settings<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::TaskSettings>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<super::TaskSettings>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.settings = value
@@ -9140,7 +9140,7 @@ pub mod types {
             }
             pub fn storage<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::StorageConfig>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<super::StorageConfig>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.storage = value
@@ -9311,7 +9311,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct WebhookDestinationConfig {
             custom_headers: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -9398,6 +9398,66 @@ pub mod types {
                 }
             }
         }
+        impl ::std::fmt::Debug for CreateCredentialRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateCredentialRequest")
+                    .field(
+                        "auth_credentials",
+                        &self
+                            .auth_credentials
+                            .as_ref()
+                            .map(|v| v.as_ref().map(|_| crate::sensitive::Redacted)),
+                    )
+                    .field("auth_method", &self.auth_method)
+                    .field("external_id", &self.external_id)
+                    .field("source_id", &self.source_id)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for CreateSessionTokenResponse {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateSessionTokenResponse")
+                    .field("created_at", &self.created_at)
+                    .field("expires_at", &self.expires_at)
+                    .field("id", &self.id)
+                    .field("object", &self.object)
+                    .field("request_id", &self.request_id)
+                    .field(
+                        "token",
+                        &self.token.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for UpdateCredentialRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("UpdateCredentialRequest")
+                    .field(
+                        "auth_credentials",
+                        &self
+                            .auth_credentials
+                            .as_ref()
+                            .map(|v| v.as_ref().map(|_| crate::sensitive::Redacted)),
+                    )
+                    .field("external_id", &self.external_id)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for WebhookDestinationConfig {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("WebhookDestinationConfig")
+                    .field("custom_headers", &self.custom_headers)
+                    .field(
+                        "secret",
+                        &self
+                            .secret
+                            .as_ref()
+                            .map(|v| v.as_ref().map(|_| crate::sensitive::Redacted)),
+                    )
+                    .field("url", &self.url)
+                    .finish()
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -9429,6 +9489,78 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for crate::patch::Patch<UpdateCredentialRequestExternalId> {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            <UpdateCredentialRequestExternalId as ::std::convert::TryFrom<
+                &str,
+            >>::try_from(value)
+                .map(crate::patch::Patch::Set)
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for crate::patch::Patch<UpdateCredentialRequestExternalId> {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            <UpdateCredentialRequestExternalId as ::std::convert::TryFrom<
+                ::std::string::String,
+            >>::try_from(value)
+                .map(crate::patch::Patch::Set)
+        }
+    }
+    impl ::std::fmt::Debug for CreateCredentialRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateCredentialRequest")
+                .field(
+                    "auth_credentials",
+                    &self.auth_credentials.as_ref().map(|_| crate::sensitive::Redacted),
+                )
+                .field("auth_method", &self.auth_method)
+                .field("external_id", &self.external_id)
+                .field("source_id", &self.source_id)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for CreateSessionTokenResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateSessionTokenResponse")
+                .field("created_at", &self.created_at)
+                .field("expires_at", &self.expires_at)
+                .field("id", &self.id)
+                .field("object", &self.object)
+                .field("request_id", &self.request_id)
+                .field("token", &crate::sensitive::Redacted)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for UpdateCredentialRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("UpdateCredentialRequest")
+                .field(
+                    "auth_credentials",
+                    &self.auth_credentials.as_ref().map(|_| crate::sensitive::Redacted),
+                )
+                .field("external_id", &self.external_id)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for WebhookDestinationConfig {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("WebhookDestinationConfig")
+                .field("custom_headers", &self.custom_headers)
+                .field(
+                    "secret",
+                    &self.secret.as_ref().map(|_| crate::sensitive::Redacted),
+                )
+                .field("url", &self.url)
+                .finish()
         }
     }
 }
@@ -14996,6 +15128,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/task-runs/{run_id}/storage";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfListStorageItemResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15016,6 +15149,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/agents";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15035,6 +15169,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/agents";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15048,6 +15183,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/agents/{agent_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15061,6 +15197,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/agents/{agent_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15074,6 +15211,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/agents/{agent_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15087,6 +15225,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/credentials";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15107,6 +15246,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/credentials";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &["auth_credentials"],
+            response: &[],
+        };
         type Response = types::GetCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15121,6 +15264,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/credentials/{credential_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15134,6 +15278,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/credentials/{credential_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15148,6 +15293,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/credentials/{credential_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &["auth_credentials"],
+            response: &[],
+        };
         type Response = types::GetCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15162,6 +15311,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/event-destinations";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["data[].webhook.secret"],
+        };
         type Response = types::PaginatedResponseOfEventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15182,6 +15335,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/event-destinations";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &["webhook.secret"],
+            response: &["webhook.secret"],
+        };
         type Response = types::EventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15196,6 +15353,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/event-destinations/{destination_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["webhook.secret"],
+        };
         type Response = types::EventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15210,6 +15371,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/event-destinations/{destination_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteEventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15224,6 +15386,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/event-destinations/{destination_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &["webhook.secret"],
+            response: &["webhook.secret"],
+        };
         type Response = types::EventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15238,6 +15404,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/event-destinations/{destination_id}/event-deliveries";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfEventDeliveryResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15258,6 +15425,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/events";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetEventResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15277,6 +15445,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/events/{event_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetEventResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15290,6 +15459,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/token";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["token"],
+        };
         type Response = types::CreateSessionTokenResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15304,6 +15477,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/sessions/{session_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSessionResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15317,6 +15491,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/sessions/{session_id}/end";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSessionResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15330,6 +15505,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/sources";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15349,6 +15525,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/sources";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15362,6 +15539,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/sources/{source_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15375,6 +15553,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/sources/{source_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15388,6 +15567,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/sources/{source_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15401,6 +15581,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/storage/{storage_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetStorageItemResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15415,6 +15596,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/storage/{storage_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteStorageItemResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15429,6 +15611,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/task-runs/{run_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15442,6 +15625,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/task-runs";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15461,6 +15645,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/task-runs/{run_id}/cancel";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15474,6 +15659,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/task-runs/{run_id}/interaction";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15488,6 +15674,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/tasks";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15507,6 +15694,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/tasks";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15520,6 +15708,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/tasks/{task_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15533,6 +15722,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/tasks/{task_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15546,6 +15736,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/tasks/{task_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15559,6 +15750,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/tasks/{task_id}/run";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15572,6 +15764,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/tasks/{task_id}/reset";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15585,6 +15778,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/test";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTestResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15607,6 +15801,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/task-runs/{run_id}/storage",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listAgents",
@@ -15614,6 +15809,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/agents",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createAgent",
@@ -15621,6 +15817,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/agents",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getAgent",
@@ -15628,6 +15825,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/agents/{agent_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteAgent",
@@ -15635,6 +15833,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/agents/{agent_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateAgent",
@@ -15642,6 +15841,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/agents/{agent_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listCredentials",
@@ -15649,6 +15849,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/credentials",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createCredential",
@@ -15656,6 +15857,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/credentials",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &["auth_credentials"],
+            response: &[],
+        },
     },
     crate::operation::OperationMeta {
         id: "getCredential",
@@ -15663,6 +15868,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/credentials/{credential_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteCredential",
@@ -15670,6 +15876,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/credentials/{credential_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateCredential",
@@ -15677,6 +15884,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/credentials/{credential_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &["auth_credentials"],
+            response: &[],
+        },
     },
     crate::operation::OperationMeta {
         id: "listEventDestinations",
@@ -15684,6 +15895,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/event-destinations",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["data[].webhook.secret"],
+        },
     },
     crate::operation::OperationMeta {
         id: "createEventDestination",
@@ -15691,6 +15906,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/event-destinations",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &["webhook.secret"],
+            response: &["webhook.secret"],
+        },
     },
     crate::operation::OperationMeta {
         id: "getEventDestination",
@@ -15698,6 +15917,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/event-destinations/{destination_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["webhook.secret"],
+        },
     },
     crate::operation::OperationMeta {
         id: "deleteEventDestination",
@@ -15705,6 +15928,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/event-destinations/{destination_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateEventDestination",
@@ -15712,6 +15936,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/event-destinations/{destination_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &["webhook.secret"],
+            response: &["webhook.secret"],
+        },
     },
     crate::operation::OperationMeta {
         id: "listEventDeliveries",
@@ -15719,6 +15947,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/event-destinations/{destination_id}/event-deliveries",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listEvents",
@@ -15726,6 +15955,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/events",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getEvent",
@@ -15733,6 +15963,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/events/{event_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createSessionToken",
@@ -15740,6 +15971,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/token",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["token"],
+        },
     },
     crate::operation::OperationMeta {
         id: "getSession",
@@ -15747,6 +15982,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/sessions/{session_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "endSession",
@@ -15754,6 +15990,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/sessions/{session_id}/end",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listSources",
@@ -15761,6 +15998,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/sources",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createSource",
@@ -15768,6 +16006,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/sources",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getSource",
@@ -15775,6 +16014,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/sources/{source_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteSource",
@@ -15782,6 +16022,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/sources/{source_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateSource",
@@ -15789,6 +16030,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/sources/{source_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getStorageItem",
@@ -15796,6 +16038,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/storage/{storage_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteStorageItem",
@@ -15803,6 +16046,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/storage/{storage_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getTaskRun",
@@ -15810,6 +16054,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/task-runs/{run_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listTaskRuns",
@@ -15817,6 +16062,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/task-runs",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "cancelTaskRun",
@@ -15824,6 +16070,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/task-runs/{run_id}/cancel",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "submitTaskRunInteraction",
@@ -15831,6 +16078,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/task-runs/{run_id}/interaction",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listTasks",
@@ -15838,6 +16086,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/tasks",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createTask",
@@ -15845,6 +16094,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/tasks",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getTask",
@@ -15852,6 +16102,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/tasks/{task_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteTask",
@@ -15859,6 +16110,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/tasks/{task_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateTask",
@@ -15866,6 +16118,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/tasks/{task_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "runTask",
@@ -15873,6 +16126,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/tasks/{task_id}/run",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "resetTask",
@@ -15880,6 +16134,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/tasks/{task_id}/reset",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getTest",
@@ -15887,5 +16142,6 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/test",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
 ];
