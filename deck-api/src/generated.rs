@@ -123,25 +123,25 @@ pub mod types {
         }
     }
     ///Request body for creating an event destination: name, type, events, and exactly one type-specific configuration object whose property name matches type.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     #[non_exhaustive]
     pub struct CreateEventDestinationRequest {
-        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_eventbridge: ::serde_json::Map<
             ::std::string::String,
             ::serde_json::Value,
         >,
-        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_kinesis: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_s3: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_sqs: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub azure_servicebus: ::serde_json::Map<
             ::std::string::String,
@@ -150,15 +150,15 @@ pub mod types {
         ///Event types to deliver. Use `["*"]` to subscribe to all; `*` cannot be combined with specific types and the list must not be empty.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub events: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub gcp_pubsub: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub hookdeck: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///Display name.
         pub name: ::std::string::String,
-        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub rabbitmq: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
@@ -2111,25 +2111,25 @@ pub mod types {
         }
     }
     ///Request body for updating an event destination. Only include fields you want to change.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default)]
     #[non_exhaustive]
     pub struct UpdateEventDestinationRequest {
-        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_eventbridge: ::serde_json::Map<
             ::std::string::String,
             ::serde_json::Value,
         >,
-        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_kinesis: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_s3: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_sqs: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub azure_servicebus: ::serde_json::Map<
             ::std::string::String,
@@ -2138,16 +2138,16 @@ pub mod types {
         ///Event types to deliver. Use `["*"]` to subscribe to all; `*` cannot be combined with specific types and the list must not be empty.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub events: ::std::vec::Vec<::std::string::String>,
-        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub gcp_pubsub: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub hookdeck: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///Display name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
-        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub rabbitmq: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///`active` or `inactive`.
@@ -2524,7 +2524,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct CreateEventDestinationRequest {
             aws_eventbridge: ::std::result::Result<
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -8678,7 +8678,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct UpdateEventDestinationRequest {
             aws_eventbridge: ::std::result::Result<
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -9414,6 +9414,54 @@ pub mod types {
                     .finish()
             }
         }
+        impl ::std::fmt::Debug for CreateEventDestinationRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateEventDestinationRequest")
+                    .field(
+                        "aws_eventbridge",
+                        &self
+                            .aws_eventbridge
+                            .as_ref()
+                            .map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_kinesis",
+                        &self.aws_kinesis.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_s3",
+                        &self.aws_s3.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_sqs",
+                        &self.aws_sqs.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "azure_servicebus",
+                        &self
+                            .azure_servicebus
+                            .as_ref()
+                            .map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("events", &self.events)
+                    .field(
+                        "gcp_pubsub",
+                        &self.gcp_pubsub.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "hookdeck",
+                        &self.hookdeck.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("name", &self.name)
+                    .field(
+                        "rabbitmq",
+                        &self.rabbitmq.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("type_", &self.type_)
+                    .field("webhook", &self.webhook)
+                    .finish()
+            }
+        }
         impl ::std::fmt::Debug for CreateSessionTokenResponse {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct("CreateSessionTokenResponse")
@@ -9440,6 +9488,54 @@ pub mod types {
                             .map(|v| v.as_ref().map(|_| crate::sensitive::Redacted)),
                     )
                     .field("external_id", &self.external_id)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for UpdateEventDestinationRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("UpdateEventDestinationRequest")
+                    .field(
+                        "aws_eventbridge",
+                        &self
+                            .aws_eventbridge
+                            .as_ref()
+                            .map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_kinesis",
+                        &self.aws_kinesis.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_s3",
+                        &self.aws_s3.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_sqs",
+                        &self.aws_sqs.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "azure_servicebus",
+                        &self
+                            .azure_servicebus
+                            .as_ref()
+                            .map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("events", &self.events)
+                    .field(
+                        "gcp_pubsub",
+                        &self.gcp_pubsub.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "hookdeck",
+                        &self.hookdeck.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("name", &self.name)
+                    .field(
+                        "rabbitmq",
+                        &self.rabbitmq.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("status", &self.status)
+                    .field("webhook", &self.webhook)
                     .finish()
             }
         }
@@ -9528,6 +9624,24 @@ pub mod types {
                 .finish()
         }
     }
+    impl ::std::fmt::Debug for CreateEventDestinationRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateEventDestinationRequest")
+                .field("aws_eventbridge", &crate::sensitive::Redacted)
+                .field("aws_kinesis", &crate::sensitive::Redacted)
+                .field("aws_s3", &crate::sensitive::Redacted)
+                .field("aws_sqs", &crate::sensitive::Redacted)
+                .field("azure_servicebus", &crate::sensitive::Redacted)
+                .field("events", &self.events)
+                .field("gcp_pubsub", &crate::sensitive::Redacted)
+                .field("hookdeck", &crate::sensitive::Redacted)
+                .field("name", &self.name)
+                .field("rabbitmq", &crate::sensitive::Redacted)
+                .field("type_", &self.type_)
+                .field("webhook", &self.webhook)
+                .finish()
+        }
+    }
     impl ::std::fmt::Debug for CreateSessionTokenResponse {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("CreateSessionTokenResponse")
@@ -9548,6 +9662,24 @@ pub mod types {
                     &self.auth_credentials.as_ref().map(|_| crate::sensitive::Redacted),
                 )
                 .field("external_id", &self.external_id)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for UpdateEventDestinationRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("UpdateEventDestinationRequest")
+                .field("aws_eventbridge", &crate::sensitive::Redacted)
+                .field("aws_kinesis", &crate::sensitive::Redacted)
+                .field("aws_s3", &crate::sensitive::Redacted)
+                .field("aws_sqs", &crate::sensitive::Redacted)
+                .field("azure_servicebus", &crate::sensitive::Redacted)
+                .field("events", &self.events)
+                .field("gcp_pubsub", &crate::sensitive::Redacted)
+                .field("hookdeck", &crate::sensitive::Redacted)
+                .field("name", &self.name)
+                .field("rabbitmq", &crate::sensitive::Redacted)
+                .field("status", &self.status)
+                .field("webhook", &self.webhook)
                 .finish()
         }
     }
@@ -15336,7 +15468,17 @@ pub mod builder {
         const PATH: &'static str = "/event-destinations";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
         const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
-            request: &["webhook.secret"],
+            request: &[
+                "aws_eventbridge",
+                "aws_kinesis",
+                "aws_s3",
+                "aws_sqs",
+                "azure_servicebus",
+                "gcp_pubsub",
+                "hookdeck",
+                "rabbitmq",
+                "webhook.secret",
+            ],
             response: &["webhook.secret"],
         };
         type Response = types::EventDestinationResponse;
@@ -15387,7 +15529,17 @@ pub mod builder {
         const PATH: &'static str = "/event-destinations/{destination_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
         const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
-            request: &["webhook.secret"],
+            request: &[
+                "aws_eventbridge",
+                "aws_kinesis",
+                "aws_s3",
+                "aws_sqs",
+                "azure_servicebus",
+                "gcp_pubsub",
+                "hookdeck",
+                "rabbitmq",
+                "webhook.secret",
+            ],
             response: &["webhook.secret"],
         };
         type Response = types::EventDestinationResponse;
@@ -15907,7 +16059,17 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         path: "/event-destinations",
         list: false,
         sensitive: crate::sensitive::SensitivePaths {
-            request: &["webhook.secret"],
+            request: &[
+                "aws_eventbridge",
+                "aws_kinesis",
+                "aws_s3",
+                "aws_sqs",
+                "azure_servicebus",
+                "gcp_pubsub",
+                "hookdeck",
+                "rabbitmq",
+                "webhook.secret",
+            ],
             response: &["webhook.secret"],
         },
     },
@@ -15937,7 +16099,17 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         path: "/event-destinations/{destination_id}",
         list: false,
         sensitive: crate::sensitive::SensitivePaths {
-            request: &["webhook.secret"],
+            request: &[
+                "aws_eventbridge",
+                "aws_kinesis",
+                "aws_s3",
+                "aws_sqs",
+                "azure_servicebus",
+                "gcp_pubsub",
+                "hookdeck",
+                "rabbitmq",
+                "webhook.secret",
+            ],
             response: &["webhook.secret"],
         },
     },

@@ -82,6 +82,15 @@ async fn debug_of_requests_builders_and_responses_redacts_secrets() {
     let create_destination = CreateEventDestinationRequest::builder()
         .name("hooks")
         .webhook(webhook());
+    // Other destination types carry their credentials in an open, type-keyed object.
+    let sqs_destination = CreateEventDestinationRequest::builder()
+        .name("queue")
+        .aws_sqs(
+            json!({"queue_url": "https://sqs.example.com/q", "secret_access_key": PIN})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
     let shown = [
         format!("{:?}", credential()),
         format!("{request:?}"),
@@ -105,6 +114,7 @@ async fn debug_of_requests_builders_and_responses_redacts_secrets() {
                 .create_event_destination()
                 .body(create_destination)
         ),
+        format!("{sqs_destination:?}"),
     ];
     for text in &shown {
         assert_clean(text);
