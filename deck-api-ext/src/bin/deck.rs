@@ -1,6 +1,16 @@
 //! `deck`: the Deck API from the command line.
 //!
 //! ```text
+//! deck tasks list [--agent ID] [--status S]                every task, NDJSON
+//! deck tasks get <TASK_ID>                                 one task, JSON
+//! deck tasks run <TASK_ID> [--input JSON|@FILE] [--credential ID] [--source ID]
+//!                                                          start a run, print it
+//! deck runs list [filters]                                 task runs, NDJSON
+//! deck runs get <RUN_ID> [--include SECTION]               one run, JSON
+//! deck runs cancel <RUN_ID>                                cancel a run
+//! deck runs answer <RUN_ID> --input JSON|@FILE             answer a run's interaction
+//! deck events list [--type T]... [--since TIME]            events, NDJSON
+//! deck events tail [--type T]... [-n N | --since TIME]     the latest events, then new ones
 //! deck storage list <RUN_ID> [--limit N]                   every item of a run, NDJSON
 //! deck storage get <STORAGE_ID>                            one item, JSON
 //! deck storage pull <RUN_ID> --out <DIR> [--concurrency N] every file of a run into DIR
@@ -17,6 +27,7 @@
 //! | Module | Does |
 //! |---|---|
 //! | [`args`] | the command line (clap), usage errors as one line |
+//! | [`values`] | option values: durations, instants, JSON input (`@FILE`) |
 //! | [`connect`] | the client from the environment, or the fake demo server |
 //! | [`commands`] | one module per subcommand |
 //! | [`raw_json`] | API objects kept as sent: field order, values verbatim |
@@ -48,6 +59,8 @@ mod progress;
 mod raw_json;
 #[path = "deck/summary.rs"]
 mod summary;
+#[path = "deck/values.rs"]
+mod values;
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -12,12 +12,18 @@
 //! All runs belong to [`TASK`], a task with storage, extraction and deduplication enabled and
 //! the Storage guide's `extraction_schema`, of the agent [`AGENT`]. A second task,
 //! [`STATEMENTS_TASK`], can be run (`POST /v2/tasks/task_demo_statements/run`): its runs are
-//! queued for 1 s, run for 2 s and complete with the 45 statements as storage items.
+//! queued for [`STATEMENTS_TASK_QUEUED`], run for [`STATEMENTS_TASK_RUNNING`] and complete
+//! with the 45 statements as storage items.
+//!
+//! Seeded runs have no events. [`add_history`] adds one finished run of [`STATEMENTS_TASK`]
+//! with its events, for a demo of `GET /events` (the `deck` program's demo mode does).
 
+use super::FakeDeck;
 use super::content::Content;
 use super::lifecycle::RunPlan;
 use super::seed::{ItemSeed, RunSeed, TaskSeed};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// The agent every demo task and run belongs to (seeded as an agent too).
 pub const AGENT: &str = "agt_demo";
@@ -25,10 +31,16 @@ pub const AGENT: &str = "agt_demo";
 pub const AGENT_NAME: &str = "Utility bills";
 /// The demo task ("Fetch utility bills").
 pub const TASK: &str = "task_demo_utility_bills";
-/// A task whose runs go through the lifecycle ([`RunPlan::new`]: queued 1 s, running 2 s) and
-/// capture the same 45 statements as [`STATEMENTS_RUN`], so the no-account demo can run a task
-/// end to end.
+/// A task whose runs go through the lifecycle (queued [`STATEMENTS_TASK_QUEUED`], running
+/// [`STATEMENTS_TASK_RUNNING`]) and capture the same 45 statements as [`STATEMENTS_RUN`], so
+/// the no-account demo can run a task end to end, in a second of real time.
 pub const STATEMENTS_TASK: &str = "task_demo_statements";
+/// How long a run of [`STATEMENTS_TASK`] is `queued`.
+pub const STATEMENTS_TASK_QUEUED: Duration = Duration::from_millis(250);
+/// How long a run of [`STATEMENTS_TASK`] is `running` before it completes.
+pub const STATEMENTS_TASK_RUNNING: Duration = Duration::from_millis(750);
+/// How long before the fake's clock started [`add_history`]'s run was asked for.
+pub const HISTORY_AGO: Duration = Duration::from_secs(600);
 /// 45 monthly statements: three pages at the default `limit`.
 pub const STATEMENTS_RUN: &str = "trun_demo_statements";
 /// Number of items in [`STATEMENTS_RUN`].
@@ -149,10 +161,23 @@ pub fn tasks() -> Vec<TaskSeed> {
             .extraction(true)
             .run_plan(
                 RunPlan::new()
+                    .queued_for(STATEMENTS_TASK_QUEUED)
+                    .running_for(STATEMENTS_TASK_RUNNING)
                     .items(statements())
                     .output(json!({ "bill_count": STATEMENTS_COUNT })),
             ),
     ]
+}
+
+/// Adds history to a fake started with the demo data: one run of [`STATEMENTS_TASK`], asked
+/// for [`HISTORY_AGO`] before the fake's clock started and completed since, with its events at
+/// their planned instants (`task_run.queued`, `task_run.running`, one `storage.created` per
+/// statement, `task_run.completed`). Returns the run's ID; `None` when the fake has no
+/// [`STATEMENTS_TASK`].
+pub fn add_history(fake: &FakeDeck) -> Option<String> {
+    let ago = i64::try_from(HISTORY_AGO.as_millis()).unwrap_or(i64::MAX);
+    let at = super::clock::BASE_MS.saturating_sub(ago);
+    fake.shared().store().run_task_at(STATEMENTS_TASK, at).ok()
 }
 
 /// The 45 statements of [`STATEMENTS_RUN`] (and of every run of [`STATEMENTS_TASK`]), newest
@@ -405,6 +430,30 @@ mod tests {
         for (n, offset) in entries.iter().enumerate() {
             assert!(pdf[*offset..].starts_with(format!("{} 0 obj", n + 1).as_bytes()));
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn history_is_a_finished_run_before_the_clock_started() {
+        let fake = FakeDeck::demo().await.unwrap();
+        let id = add_history(&fake).unwrap();
+        let (run, now) = {
+            let store = fake.shared().store();
+            (store.run(&id).unwrap().clone(), store.now())
+        };
+        assert_eq!(
+            (run.status.as_str(), run.task_id.as_str()),
+            ("completed", STATEMENTS_TASK)
+        );
+        assert_eq!(run.created_at, "2025-01-15T09:20:00.000Z");
+        assert_eq!(run.updated_at, "2025-01-15T09:20:01.000Z");
+        assert_eq!(run.session_id.as_deref(), Some("sess_000001"));
+        assert_eq!(run.item_ids.len(), STATEMENTS_COUNT);
+        assert!(
+            now >= super::super::clock::BASE_MS,
+            "the clock did not go back"
+        );
+        let empty = FakeDeck::start().await.unwrap();
+        assert_eq!(add_history(&empty), None);
     }
 
     #[test]

@@ -766,6 +766,19 @@ impl Store {
             .ok_or(Refusal::NotFound("task_run_not_found", "task run", run_id))
     }
 
+    /// Runs `task_id` as if it had been asked for at `at_ms` (no later than now), then settles
+    /// back to now: the run and every transition it made meanwhile carry those earlier
+    /// instants, with their events (the demo's history). Returns the run's ID.
+    pub(crate) fn run_task_at(&mut self, task_id: &str, at_ms: i64) -> Result<String, Refusal> {
+        let now = self.now_ms;
+        self.now_ms = at_ms.min(now);
+        let run = self
+            .run_task(task_id, RunRequest::default())
+            .map(|run| run.id.clone());
+        self.settle(now);
+        run
+    }
+
     /// One page of `GET /task-runs`, newest first.
     pub(crate) fn list_runs(&self, query: &ListQuery) -> Page {
         let now = self.now_ms;

@@ -7,8 +7,9 @@ use deck_api_ext::fake::demo;
 
 /// The demo notice, exactly as the issue asks: one line naming the demo runs.
 const NOTICE: &str = "deck: DECK_API_KEY is not set; using the built-in fake Deck server with \
-                      demo data (run ids: trun_demo_statements, trun_demo_edge_cases, \
-                      trun_demo_large_file, trun_demo_empty, trun_demo_failed)";
+                      demo data (run ids: trun_000001, trun_demo_statements, \
+                      trun_demo_edge_cases, trun_demo_large_file, trun_demo_empty, \
+                      trun_demo_failed; task to run: task_demo_statements)";
 
 /// `deck storage pull <run> --out <dir>` without a key.
 async fn pull(run_id: &str, dir: &std::path::Path) -> Run {

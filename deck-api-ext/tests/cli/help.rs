@@ -12,6 +12,18 @@ async fn help_texts() {
         ("deck_storage_get", &["storage", "get", "--help"]),
         ("deck_storage_pull", &["storage", "pull", "--help"]),
         ("deck_storage_rm", &["storage", "rm", "--help"]),
+        ("deck_tasks", &["tasks", "--help"]),
+        ("deck_tasks_list", &["tasks", "list", "--help"]),
+        ("deck_tasks_get", &["tasks", "get", "--help"]),
+        ("deck_tasks_run", &["tasks", "run", "--help"]),
+        ("deck_runs", &["runs", "--help"]),
+        ("deck_runs_list", &["runs", "list", "--help"]),
+        ("deck_runs_get", &["runs", "get", "--help"]),
+        ("deck_runs_cancel", &["runs", "cancel", "--help"]),
+        ("deck_runs_answer", &["runs", "answer", "--help"]),
+        ("deck_events", &["events", "--help"]),
+        ("deck_events_list", &["events", "list", "--help"]),
+        ("deck_events_tail", &["events", "tail", "--help"]),
     ] {
         let run = deck(args).run().await;
         assert_eq!(run.code, 0, "{run:#?}");
@@ -83,6 +95,43 @@ async fn usage_errors_are_one_line_and_exit_2() {
         &["storage", "rm", "stor_1", "stor_2"],
     ] {
         // A key is set, so these fail on the arguments and not for want of configuration.
+        let run = deck(args)
+            .env("DECK_API_KEY", crate::support::KEY)
+            .env("DECK_BASE_URL", "http://127.0.0.1:9/v2")
+            .run()
+            .await;
+        assert_eq!(run.code, 2, "{args:?}: {run:#?}");
+        assert_eq!(run.stdout, "");
+        lines.push(format!("{}\n  {}", args.join(" "), run.one_line()));
+    }
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[tokio::test]
+async fn usage_errors_of_the_api_commands_are_one_line_and_exit_2() {
+    let mut lines = Vec::new();
+    for args in [
+        &["tasks", "run", "task_1", "--input", "{month: 1}"][..],
+        &[
+            "tasks",
+            "run",
+            "task_1",
+            "--input",
+            "@/nonexistent/input.json",
+        ],
+        &["tasks", "run", ""],
+        &["tasks", "list", "--status"],
+        &["runs", "list", "--since", "yesterday"],
+        &["runs", "list", "--limit", "0"],
+        &["runs", "get", "trun_1", "--include", ""],
+        &["runs", "answer", "trun_1"],
+        &["runs", "cancel"],
+        &["events", "list", "--until", "2025-02-30"],
+        &["events", "tail", "-n", "101"],
+        &["events", "tail", "--interval", "500ms"],
+        &["events", "tail", "--interval", "1h1"],
+        &["events", "tail", "--since", "2025-01-15", "-n", "3"],
+    ] {
         let run = deck(args)
             .env("DECK_API_KEY", crate::support::KEY)
             .env("DECK_BASE_URL", "http://127.0.0.1:9/v2")

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod api;
 mod demo;
 mod help;
 mod hostile;

@@ -6,11 +6,16 @@ use std::process::ExitCode;
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser, Subcommand};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use deck_api_ext::paginate::MAX_LIMIT;
 use deck_api_ext::storage::DEFAULT_CONCURRENCY;
+use serde_json::Value;
 
 use crate::failure::{self, Failure};
+use crate::values;
 
 /// The most files `pull --concurrency` downloads at the same time.
 pub const MAX_CONCURRENCY: u16 = 64;
@@ -31,14 +36,16 @@ Configuration:
                  recovers; downloads are not limited.
 
 Output:
-  Results go to stdout (JSON); notices, progress, summaries and errors go to stderr, one line
-  each. An error line names the HTTP status, Deck's error code and the request_id to quote to
-  Deck support, or for a malformed response the JSON path that failed.
+  Results go to stdout: one JSON object, or for lists one per line (NDJSON), each exactly as
+  the API sent it (storage items: file_size as an integer). Notices, run status changes,
+  progress (on a terminal only), summaries and errors go to stderr, one line each. An error
+  line names the HTTP status, Deck's error code and the request_id to quote to Deck support,
+  or for a malformed response the JSON path that failed.
 
 Exit status:
-  0    success, also when stdout is closed early (deck storage list ... | head -1)
+  0    success, also when stdout is closed early (deck events list ... | head -1)
   1    the Deck API, the network, a download or a local file operation failed;
-       for pull: at least one file failed (each is reported on its own line)
+       for a pull: at least one file failed (each is reported on its own line)
   2    usage or configuration error: invalid arguments, an empty DECK_API_KEY, an invalid
        base URL, or a base URL without DECK_API_KEY
   101  internal error (a bug in deck; please report it)
@@ -49,7 +56,8 @@ Exit status:
 #[command(
     name = "deck",
     version,
-    about = "Work with the files Deck task runs capture: list, inspect, download and delete them.",
+    about = "The Deck API from a terminal: run tasks, list runs and events, and download the \
+             files runs capture.",
     after_help = AFTER_HELP,
     arg_required_else_help = true
 )]
@@ -71,9 +79,216 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Tasks: list them, show one, run one
+    #[command(subcommand, arg_required_else_help = true)]
+    Tasks(TasksCommand),
+    /// Task runs: list, show, cancel, answer an interaction
+    #[command(subcommand, arg_required_else_help = true)]
+    Runs(RunsCommand),
+    /// Events: list them, or follow new ones
+    #[command(subcommand, arg_required_else_help = true)]
+    Events(EventsCommand),
     /// Storage items: the files task runs capture
     #[command(subcommand, arg_required_else_help = true)]
     Storage(StorageCommand),
+}
+
+/// A resource ID argument: not empty.
+fn id_parser() -> NonEmptyStringValueParser {
+    NonEmptyStringValueParser::new()
+}
+
+/// `--limit N`: the page size of a list.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PageSize {
+    /// Page size sent to the API (1-100); every page is printed
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = MAX_LIMIT,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LIMIT))
+    )]
+    pub limit: u32,
+}
+
+/// `deck tasks ...`.
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// Print every task, one JSON object per line (NDJSON)
+    List {
+        /// Only the tasks of this agent (agt_...)
+        #[arg(long = "agent", value_name = "ID", value_parser = id_parser())]
+        agent_id: Option<String>,
+        /// Only tasks in this status: learning, test or live
+        #[arg(long, value_name = "STATUS", value_parser = id_parser())]
+        status: Option<String>,
+        #[command(flatten)]
+        page: PageSize,
+    },
+
+    /// Print one task as a JSON object
+    Get {
+        /// The task (task_...)
+        #[arg(value_name = "TASK_ID", value_parser = id_parser())]
+        task_id: String,
+    },
+
+    /// Run a task: print the run Deck created (status queued)
+    ///
+    /// Starting is idempotent: a retried request never starts a second run. Pass
+    /// --idempotency-key to make re-running this command safe too.
+    #[command(verbatim_doc_comment)]
+    Run {
+        /// The task (task_...)
+        #[arg(value_name = "TASK_ID", value_parser = id_parser())]
+        task_id: String,
+        /// The run's input, matching the task's input schema: JSON, or @FILE, or @- for stdin
+        #[arg(long, value_name = "JSON|@FILE", value_parser = values::json_input)]
+        input: Option<Value>,
+        /// The credential to sign in with (cred_...)
+        #[arg(long = "credential", value_name = "ID", value_parser = id_parser())]
+        credential_id: Option<String>,
+        /// The source to connect to (src_...)
+        #[arg(long = "source", value_name = "ID", value_parser = id_parser())]
+        source_id: Option<String>,
+        /// Run in this open session (sess_...) instead of a new one
+        #[arg(long = "session", value_name = "ID", value_parser = id_parser())]
+        session_id: Option<String>,
+        /// Idempotency-Key for the request (1-256 characters): the same key never starts two runs
+        #[arg(long, value_name = "KEY", value_parser = id_parser())]
+        idempotency_key: Option<String>,
+    },
+}
+
+/// `deck runs ...`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Print task runs, one JSON object per line (NDJSON), filtered
+    ///
+    /// Filters that take a list accept the option repeated or comma-separated
+    /// (--status running,queued); each value is sent as its own query parameter.
+    #[command(verbatim_doc_comment)]
+    List {
+        /// Only runs in these statuses (queued, running, canceling, interaction_required,
+        /// review_required, completed, canceled, failed)
+        #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = id_parser())]
+        status: Vec<String>,
+        /// Only runs with these results (success, failure, unknown)
+        #[arg(long, value_name = "RESULT", value_delimiter = ',', value_parser = id_parser())]
+        outcome: Vec<String>,
+        /// Only runs of this task (task_...)
+        #[arg(long = "task", value_name = "ID", value_parser = id_parser())]
+        task_id: Option<String>,
+        /// Only runs of this agent (agt_...)
+        #[arg(long = "agent", value_name = "ID", value_parser = id_parser())]
+        agent_id: Option<String>,
+        /// Only runs with this credential (cred_...)
+        #[arg(long = "credential", value_name = "ID", value_parser = id_parser())]
+        credential_id: Option<String>,
+        /// Only runs on these sources (src_...)
+        #[arg(long = "source", value_name = "ID", value_delimiter = ',', value_parser = id_parser())]
+        source_id: Vec<String>,
+        /// Only runs of this workflow (wflo_...)
+        #[arg(long = "workflow", value_name = "ID", value_parser = id_parser())]
+        workflow_id: Option<String>,
+        /// Only runs created after TIME (RFC 3339, or a date: 2025-01-15)
+        #[arg(long, value_name = "TIME", value_parser = values::instant)]
+        since: Option<DateTime<Utc>>,
+        /// Only runs created before TIME (RFC 3339, or a date)
+        #[arg(long, value_name = "TIME", value_parser = values::instant)]
+        until: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        page: PageSize,
+    },
+
+    /// Print one task run as a JSON object
+    Get {
+        /// The task run (trun_...)
+        #[arg(value_name = "RUN_ID", value_parser = id_parser())]
+        run_id: String,
+        /// Sections to add: input, storage, artifacts (repeat or comma-separate)
+        #[arg(long, value_name = "SECTION", value_delimiter = ',', value_parser = id_parser())]
+        include: Vec<String>,
+    },
+
+    /// Ask Deck to cancel a task run; prints the run (status canceling, then canceled)
+    Cancel {
+        /// The task run (trun_...)
+        #[arg(value_name = "RUN_ID", value_parser = id_parser())]
+        run_id: String,
+    },
+
+    /// Answer a run waiting for input (interaction_required); prints the resumed run
+    ///
+    /// The input's keys are the field names of the run's interaction, e.g.
+    ///   deck runs answer trun_x --input '{"code":"123456"}'
+    /// Follow the run afterwards with deck runs wait.
+    #[command(verbatim_doc_comment)]
+    Answer {
+        /// The task run (trun_...)
+        #[arg(value_name = "RUN_ID", value_parser = id_parser())]
+        run_id: String,
+        /// The answer: JSON, or @FILE, or @- for stdin
+        #[arg(long, value_name = "JSON|@FILE", value_parser = values::json_input)]
+        input: Value,
+    },
+}
+
+/// `deck events ...`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print events, one JSON object per line (NDJSON), in the API's order
+    List {
+        /// Only events of this type (e.g. task_run.completed); repeat or comma-separate
+        #[arg(long = "type", value_name = "TYPE", value_delimiter = ',', value_parser = id_parser())]
+        types: Vec<String>,
+        /// Only events created after TIME (RFC 3339, or a date: 2025-01-15)
+        #[arg(long, value_name = "TIME", value_parser = values::instant)]
+        since: Option<DateTime<Utc>>,
+        /// Only events created before TIME (RFC 3339, or a date)
+        #[arg(long, value_name = "TIME", value_parser = values::instant)]
+        until: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        page: PageSize,
+    },
+
+    /// Print the latest events, then every new one as it appears, until interrupted
+    ///
+    /// Like tail -f: first the last N events (-n, default 10), or every event after --since,
+    /// oldest first; then it asks Deck for newer events every --interval and prints each
+    /// new one once (NDJSON), oldest first. Times are Deck's created_at, never this
+    /// machine's clock. Stops on Ctrl-C (exit 130).
+    #[command(verbatim_doc_comment)]
+    Tail {
+        /// Only events of this type (e.g. task_run.completed); repeat or comma-separate
+        #[arg(long = "type", value_name = "TYPE", value_delimiter = ',', value_parser = id_parser())]
+        types: Vec<String>,
+        /// Start with the last N events (0-100)
+        #[arg(
+            short = 'n',
+            long = "lines",
+            value_name = "N",
+            default_value_t = 10,
+            value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_LIMIT)),
+            conflicts_with = "since"
+        )]
+        lines: u32,
+        /// Start with every event created after TIME (RFC 3339, or a date) instead
+        #[arg(long, value_name = "TIME", value_parser = values::instant)]
+        since: Option<DateTime<Utc>>,
+        /// How often to ask for new events (at least 1s)
+        #[arg(long, value_name = "DUR", default_value = "2s", value_parser = interval)]
+        interval: Duration,
+    },
+}
+
+/// `--interval`: a duration of at least a second (each round costs a request).
+fn interval(text: &str) -> Result<Duration, String> {
+    let duration = values::duration(text)?;
+    if duration < Duration::from_secs(1) {
+        return Err("at least 1s".to_owned());
+    }
+    Ok(duration)
 }
 
 /// `deck storage ...`.

@@ -112,34 +112,43 @@ fn name_the_flag(error: deck_api_ext::Error, from_flag: bool) -> Failure {
     }
 }
 
-/// Starts the fake Deck server with the demo data and announces it in one line.
+/// Starts the fake Deck server with the demo data and a finished run of the demo task with
+/// its events (so `deck events list` has history to show), and announces it in one line.
 async fn start_demo(notice: &mut impl Write) -> Result<Session, Failure> {
     let fake = FakeDeck::demo().await.map_err(|e| {
         Failure::Startup(format!("cannot start the built-in fake Deck server: {e}"))
     })?;
+    let history = demo::add_history(&fake);
     let deck = Deck::builder()
         .api_key(fake.api_key())
         .base_url(fake.base_url())
         .user_agent_suffix(USER_AGENT_SUFFIX)
         .build()?;
     // A notice that cannot be written (stderr closed) does not stop the command.
-    let _ = writeln!(notice, "deck: {}", demo_notice());
+    let _ = writeln!(notice, "deck: {}", demo_notice(history.as_deref()));
     Ok(Session {
         deck,
         _demo: Some(fake),
     })
 }
 
-/// The one line that says demo data is being used, and which runs it has.
-pub fn demo_notice() -> String {
-    let runs: Vec<String> = demo::runs()
-        .iter()
-        .map(|run| RunSeed::run_id(run).to_owned())
+/// The one line that says demo data is being used, which runs it has (`history` first: the
+/// run with events) and which task can be run.
+pub fn demo_notice(history: Option<&str>) -> String {
+    let runs: Vec<String> = history
+        .map(str::to_owned)
+        .into_iter()
+        .chain(
+            demo::runs()
+                .iter()
+                .map(|run| RunSeed::run_id(run).to_owned()),
+        )
         .collect();
     format!(
         "{API_KEY_ENV} is not set; using the built-in fake Deck server with demo data \
-         (run ids: {})",
-        runs.join(", ")
+         (run ids: {}; task to run: {})",
+        runs.join(", "),
+        demo::STATEMENTS_TASK
     )
 }
 
@@ -201,7 +210,10 @@ mod tests {
         let (session, notice) = connect_to(None, &[(BASE_URL_ENV, " ")]).await;
         let session = session.unwrap();
         assert!(session.deck.base_url().starts_with("http://127.0.0.1:"));
-        assert_eq!(notice, format!("deck: {}\n", demo_notice()));
+        assert_eq!(
+            notice,
+            format!("deck: {}\n", demo_notice(Some("trun_000001")))
+        );
         assert!(notice.contains(demo::STATEMENTS_RUN), "{notice}");
     }
 

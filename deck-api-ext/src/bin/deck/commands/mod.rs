@@ -1,33 +1,123 @@
-//! One module per subcommand; [`run`] dispatches. Results go to stdout through
+//! One module per group of subcommands; [`run`] dispatches. Results go to stdout through
 //! [`JsonLines`]; each command returns a [`Failure`] instead of printing errors itself.
+//!
+//! | Module | Commands |
+//! |---|---|
+//! | [`tasks`] | `tasks list`, `tasks get`, `tasks run` |
+//! | [`runs`] | `runs list`, `runs get`, `runs cancel`, `runs answer` |
+//! | [`events`] | `events list`, `events tail` |
+//! | [`list`], [`get`], [`pull`], [`rm`] | `storage list`, `get`, `pull`, `rm` |
+//! | [`show`] | printing an API object or a whole list as sent |
 
+mod events;
 mod get;
 mod list;
 mod pull;
 mod rm;
+mod runs;
+mod show;
+mod tasks;
 
 use deck_api_ext::Deck;
 
-use crate::args::{Command, StorageCommand};
+use crate::args::{Command, EventsCommand, RunsCommand, StorageCommand, TasksCommand};
 use crate::failure::Failure;
 use crate::output::JsonLines;
 
 /// Runs `command` against `deck`.
 pub async fn run(deck: &Deck, command: Command) -> Result<(), Failure> {
+    let out = &mut JsonLines::stdout();
     match command {
+        Command::Tasks(command) => match command {
+            TasksCommand::List {
+                agent_id,
+                status,
+                page,
+            } => tasks::list(deck, agent_id, status, page.limit, out).await,
+            TasksCommand::Get { task_id } => tasks::get(deck, &task_id, out).await,
+            TasksCommand::Run {
+                task_id,
+                input,
+                credential_id,
+                source_id,
+                session_id,
+                idempotency_key,
+            } => {
+                let request = tasks::RunRequest {
+                    input,
+                    credential_id,
+                    source_id,
+                    session_id,
+                    idempotency_key,
+                };
+                let run = tasks::start(deck, &task_id, request).await?;
+                out.write(&run)?;
+                out.flush()
+            }
+        },
+        Command::Runs(command) => match command {
+            RunsCommand::List {
+                status,
+                outcome,
+                task_id,
+                agent_id,
+                credential_id,
+                source_id,
+                workflow_id,
+                since,
+                until,
+                page,
+            } => {
+                let filters = runs::RunFilters {
+                    status,
+                    outcome,
+                    task_id,
+                    agent_id,
+                    credential_id,
+                    source_id,
+                    workflow_id,
+                    since,
+                    until,
+                };
+                runs::list(deck, filters, page.limit, out).await
+            }
+            RunsCommand::Get { run_id, include } => runs::get(deck, &run_id, &include, out).await,
+            RunsCommand::Cancel { run_id } => runs::cancel(deck, &run_id, out).await,
+            RunsCommand::Answer { run_id, input } => runs::answer(deck, &run_id, input, out).await,
+        },
+        Command::Events(command) => match command {
+            EventsCommand::List {
+                types,
+                since,
+                until,
+                page,
+            } => events::list(deck, &types, since, until, page.limit, out).await,
+            EventsCommand::Tail {
+                types,
+                lines,
+                since,
+                interval,
+            } => {
+                let start = match since {
+                    Some(at) => events::Start::Since(at),
+                    None => events::Start::Last(lines),
+                };
+                events::tail(deck, &types, start, interval, out).await
+            }
+        },
         Command::Storage(StorageCommand::List { run_id, limit }) => {
-            list::run(deck, &run_id, limit, &mut JsonLines::stdout()).await
+            list::run(deck, &run_id, limit, out).await
         }
         Command::Storage(StorageCommand::Get { storage_id }) => {
-            get::run(deck, &storage_id, &mut JsonLines::stdout()).await
+            get::run(deck, &storage_id, out).await
         }
         Command::Storage(StorageCommand::Pull {
             run_id,
-            out,
+            out: dir,
             concurrency,
-        }) => pull::run(deck, &run_id, &out, usize::from(concurrency)).await,
+        }) => pull::run(deck, &run_id, &dir, usize::from(concurrency)).await,
         Command::Storage(StorageCommand::Rm { storage_id }) => {
-            rm::run(deck, &storage_id, &mut JsonLines::stdout()).await
+            rm::run(deck, &storage_id, out).await
         }
     }
 }
