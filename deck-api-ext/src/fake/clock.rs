@@ -1,15 +1,62 @@
-//! Time in the fake: the URL clock (real time plus a test-controlled skew) and RFC 3339 rendering.
+//! Time in the fake: the virtual clock of resources and runs, the URL clock (real time plus a
+//! test-controlled skew), and RFC 3339 rendering.
 //!
-//! Resource timestamps (`created_at`, `updated_at`) never read the wall clock: seeded items get
-//! fixed instants and created or updated tasks advance a counter from [`BASE_INSTANT`], so every
-//! response body is reproducible. Only pre-signed URL expiry uses real time, because a download
-//! URL must age while a test runs; tests can age it instantly with a skew instead of sleeping.
+//! Resource timestamps (`created_at`, `updated_at`) never read the wall clock. Seeded items and
+//! runs get fixed instants; everything created through the API is stamped by the
+//! [`VirtualClock`]: [`BASE_INSTANT`] plus the tokio time elapsed since the fake started, with
+//! millisecond precision, so under paused time (`#[tokio::test(start_paused = true)]`) every
+//! response body is reproducible and runs change state at exact planned instants. Only
+//! pre-signed URL expiry uses real time, because a download URL must age while a test runs;
+//! tests can age it instantly with a skew instead of sleeping.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `2025-01-15T09:30:00Z`, the instant the Storage guide's examples use, as Unix seconds.
 pub(crate) const BASE_INSTANT: i64 = 1_736_933_400;
+/// [`BASE_INSTANT`] in milliseconds.
+pub(crate) const BASE_MS: i64 = BASE_INSTANT * 1000;
+
+/// The fake's own clock: [`BASE_MS`] at the moment the fake started, then moving with tokio
+/// time (so paused tests move it with `tokio::time::advance`).
+#[derive(Debug)]
+pub(crate) struct VirtualClock {
+    start: tokio::time::Instant,
+}
+
+impl VirtualClock {
+    pub(crate) fn start() -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Unix milliseconds now, on the virtual clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        BASE_MS.saturating_add(duration_ms(self.start.elapsed()))
+    }
+}
+
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision
+/// (`2025-01-15T09:30:01.250Z`).
+pub(crate) fn rfc3339_ms(unix_ms: i64) -> String {
+    let secs = unix_ms.div_euclid(1000);
+    let millis = unix_ms.rem_euclid(1000);
+    let whole = rfc3339(secs);
+    format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
+}
+
+/// Parses an RFC 3339 timestamp into Unix microseconds (`None` if it does not parse or does
+/// not fit).
+pub(crate) fn parse_micros(text: &str) -> Option<i64> {
+    let at = chrono::DateTime::parse_from_rfc3339(text.trim()).ok()?;
+    Some(at.timestamp_micros())
+}
 
 /// Real time plus a skew that only ever moves forward.
 #[derive(Debug, Default)]
@@ -75,6 +122,25 @@ mod tests {
         assert_eq!(rfc3339(BASE_INSTANT + 5), "2025-01-15T09:30:05Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339_ms(BASE_MS + 1250), "2025-01-15T09:30:01.250Z");
+        assert_eq!(rfc3339_ms(BASE_MS), "2025-01-15T09:30:00.000Z");
+        assert_eq!(
+            parse_micros("2025-01-15T09:30:01.250Z"),
+            Some((BASE_MS + 1250) * 1000)
+        );
+        assert_eq!(
+            parse_micros("2025-01-15T10:30:00+01:00"),
+            Some(BASE_MS * 1000)
+        );
+        assert_eq!(parse_micros("yesterday"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_virtual_clock_follows_tokio_time() {
+        let clock = VirtualClock::start();
+        assert_eq!(clock.now_ms(), BASE_MS);
+        tokio::time::advance(Duration::from_millis(1250)).await;
+        assert_eq!(clock.now_ms(), BASE_MS + 1250);
     }
 
     #[test]

@@ -1,15 +1,21 @@
-//! Opaque list cursors: base64url JSON (like Deck's `eyJpZCI6...`) naming the run and the last
-//! item returned, with a tag so that an edited or foreign cursor is rejected with `cursor_invalid`.
+//! Opaque list cursors: base64url JSON (like Deck's `eyJpZCI6...`) naming the list and the last
+//! row returned, with a tag so that an edited or foreign cursor is rejected with `cursor_invalid`.
 //!
-//! Cursors are keyset cursors (the position is "after item sequence number N"), so deleting an
-//! item between pages neither skips nor repeats the items that follow it.
+//! Cursors are keyset cursors (the position is "after the row with key K", a key being
+//! `(instant, sequence number)`, see `table::Key`), so deleting a row between pages neither skips
+//! nor repeats the rows that follow it. A cursor is bound to its list's *scope* (the path and the
+//! filters, as Deck says: "Do not reuse cursors across different endpoints or filter
+//! combinations"); only a digest of the scope is carried, so a cursor names no ID.
 
 use super::signing::tag;
+use super::table::Key;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
 struct Payload {
-    run: String,
+    /// A digest of the list's scope.
+    list: String,
+    at: i64,
     after: u64,
     tag: String,
 }
@@ -22,8 +28,8 @@ pub(crate) enum CursorError {
     Malformed,
     /// Well-formed but not made by this server (edited, or tag mismatch).
     Forged,
-    /// Made for a different task run.
-    OtherRun,
+    /// Made for a different list (another task run, endpoint or filter combination).
+    OtherList,
 }
 
 impl CursorError {
@@ -31,38 +37,49 @@ impl CursorError {
         match self {
             Self::Malformed => "The cursor is not a cursor returned by this endpoint.",
             Self::Forged => "The cursor has been modified or was not issued by this server.",
-            Self::OtherRun => "The cursor belongs to a different task run.",
+            Self::OtherList => {
+                "The cursor belongs to a different list (another resource, endpoint or filter combination)."
+            }
         }
     }
 }
 
-/// A cursor for "the items of `run_id` after sequence number `after`".
-pub(crate) fn encode(secret: u64, run_id: &str, after: u64) -> String {
+fn digest(secret: u64, scope: &str) -> String {
+    tag(secret, &["list", scope])
+}
+
+fn payload_tag(secret: u64, list: &str, (at, after): Key) -> String {
+    tag(
+        secret,
+        &["cursor", list, &at.to_string(), &after.to_string()],
+    )
+}
+
+/// A cursor for "the rows of the list `scope` after the row with key `key`".
+pub(crate) fn encode(secret: u64, scope: &str, key: Key) -> String {
+    let list = digest(secret, scope);
     let payload = Payload {
-        run: run_id.to_owned(),
-        after,
-        tag: tag(secret, &["cursor", run_id, &after.to_string()]),
+        tag: payload_tag(secret, &list, key),
+        list,
+        at: key.0,
+        after: key.1,
     };
     let json = serde_json::to_vec(&payload).unwrap_or_default();
     base64url_encode(&json)
 }
 
-/// The sequence number a cursor resumes after, if the cursor was issued for `run_id`.
-pub(crate) fn decode(secret: u64, run_id: &str, cursor: &str) -> Result<u64, CursorError> {
+/// The key a cursor resumes after, if the cursor was issued for the list `scope`.
+pub(crate) fn decode(secret: u64, scope: &str, cursor: &str) -> Result<Key, CursorError> {
     let json = base64url_decode(cursor).ok_or(CursorError::Malformed)?;
     let payload: Payload = serde_json::from_slice(&json).map_err(|_| CursorError::Malformed)?;
-    if payload.tag
-        != tag(
-            secret,
-            &["cursor", &payload.run, &payload.after.to_string()],
-        )
-    {
+    let key = (payload.at, payload.after);
+    if payload.tag != payload_tag(secret, &payload.list, key) {
         return Err(CursorError::Forged);
     }
-    if payload.run != run_id {
-        return Err(CursorError::OtherRun);
+    if payload.list != digest(secret, scope) {
+        return Err(CursorError::OtherList);
     }
-    Ok(payload.after)
+    Ok(key)
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -123,17 +140,32 @@ mod tests {
     }
 
     #[test]
-    fn cursors_round_trip_and_bind_to_run_and_secret() {
-        let c = encode(7, "trun_a", 42);
+    fn cursors_round_trip_and_bind_to_list_and_secret() {
+        let c = encode(7, "/v2/task-runs/trun_a/storage", (0, 42));
         assert!(c.starts_with("ey"), "looks like base64 JSON: {c}");
-        assert_eq!(decode(7, "trun_a", &c), Ok(42));
-        assert_eq!(decode(7, "trun_b", &c), Err(CursorError::OtherRun));
-        assert_eq!(decode(8, "trun_a", &c), Err(CursorError::Forged));
+        assert!(!c.contains("trun"), "opaque: {c}");
+        assert_eq!(decode(7, "/v2/task-runs/trun_a/storage", &c), Ok((0, 42)));
+        assert_eq!(
+            decode(7, "/v2/task-runs/trun_b/storage", &c),
+            Err(CursorError::OtherList)
+        );
+        assert_eq!(
+            decode(8, "/v2/task-runs/trun_a/storage", &c),
+            Err(CursorError::Forged)
+        );
+        let newest = encode(7, "/v2/events?type=a", (-5, u64::MAX));
+        assert_eq!(decode(7, "/v2/events?type=a", &newest), Ok((-5, u64::MAX)));
+        assert_eq!(
+            decode(7, "/v2/events?type=b", &newest),
+            Err(CursorError::OtherList)
+        );
     }
 
     #[test]
     fn edited_and_garbage_cursors_are_rejected() {
-        let forged = base64url_encode(br#"{"run":"trun_a","after":2,"tag":"0000000000000000"}"#);
+        let forged = base64url_encode(
+            br#"{"list":"0000000000000000","at":0,"after":2,"tag":"0000000000000000"}"#,
+        );
         assert_eq!(decode(7, "trun_a", &forged), Err(CursorError::Forged));
         for bad in ["", "not a cursor", "eyJ", "%%%", "e30", "A"] {
             assert_eq!(

@@ -10,16 +10,25 @@
 //! | [`FAILED_RUN`] | 0 | A failed run with `errors`. |
 //!
 //! All runs belong to [`TASK`], a task with storage, extraction and deduplication enabled and
-//! the Storage guide's `extraction_schema`.
+//! the Storage guide's `extraction_schema`, of the agent [`AGENT`]. A second task,
+//! [`STATEMENTS_TASK`], can be run (`POST /v2/tasks/task_demo_statements/run`): its runs are
+//! queued for 1 s, run for 2 s and complete with the 45 statements as storage items.
 
 use super::content::Content;
+use super::lifecycle::RunPlan;
 use super::seed::{ItemSeed, RunSeed, TaskSeed};
 use serde_json::{Value, json};
 
-/// The agent every demo task and run belongs to.
+/// The agent every demo task and run belongs to (seeded as an agent too).
 pub const AGENT: &str = "agt_demo";
+/// The demo agent's name.
+pub const AGENT_NAME: &str = "Utility bills";
 /// The demo task ("Fetch utility bills").
 pub const TASK: &str = "task_demo_utility_bills";
+/// A task whose runs go through the lifecycle ([`RunPlan::new`]: queued 1 s, running 2 s) and
+/// capture the same 45 statements as [`STATEMENTS_RUN`], so the no-account demo can run a task
+/// end to end.
+pub const STATEMENTS_TASK: &str = "task_demo_statements";
 /// 45 monthly statements: three pages at the default `limit`.
 pub const STATEMENTS_RUN: &str = "trun_demo_statements";
 /// Number of items in [`STATEMENTS_RUN`].
@@ -128,7 +137,28 @@ pub fn tasks() -> Vec<TaskSeed> {
                 "deduplication": true
             }))
             .extraction(true),
+        TaskSeed::new(STATEMENTS_TASK, "Fetch statements")
+            .agent_id(AGENT)
+            .status("live")
+            .prompt("Download every monthly statement.")
+            .output_schema(json!({
+                "type": "object",
+                "properties": { "bill_count": { "type": "integer" } }
+            }))
+            .storage(json!({ "enabled": true, "extraction": true }))
+            .extraction(true)
+            .run_plan(
+                RunPlan::new()
+                    .items(statements())
+                    .output(json!({ "bill_count": STATEMENTS_COUNT })),
+            ),
     ]
+}
+
+/// The 45 statements of [`STATEMENTS_RUN`] (and of every run of [`STATEMENTS_TASK`]), newest
+/// first.
+pub fn statements() -> Vec<ItemSeed> {
+    (0..STATEMENTS_COUNT).map(statement).collect()
 }
 
 /// The demo runs, in the order they are seeded.
@@ -138,7 +168,7 @@ pub fn runs() -> Vec<RunSeed> {
         run(STATEMENTS_RUN)
             .input(json!({ "start_date": "2021-05-01", "end_date": "2025-01-31" }))
             .output(json!({ "bill_count": STATEMENTS_COUNT }))
-            .items((0..STATEMENTS_COUNT).map(statement)),
+            .items(statements()),
         run(EDGE_CASES_RUN).items(edge_cases()),
         run(LARGE_FILE_RUN).item(
             ItemSeed::new(

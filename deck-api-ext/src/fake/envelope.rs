@@ -59,6 +59,10 @@ impl<'a> ApiError<'a> {
 
     /// The envelope response with this single error.
     pub(crate) fn respond(self, status: StatusCode, request_id: &str) -> Response {
+        errors(status, request_id, vec![self])
+    }
+
+    fn entry(self) -> Value {
         let mut entry = Map::new();
         entry.insert("type".to_owned(), self.kind.into());
         entry.insert("code".to_owned(), self.code.into());
@@ -66,12 +70,14 @@ impl<'a> ApiError<'a> {
         if let Some(field) = self.field {
             entry.insert("field".to_owned(), field.into());
         }
-        json(
-            status,
-            request_id,
-            json!({ "errors": [Value::Object(entry)] }),
-        )
+        Value::Object(entry)
     }
+}
+
+/// The envelope response with these errors, in order.
+pub(crate) fn errors(status: StatusCode, request_id: &str, errors: Vec<ApiError<'_>>) -> Response {
+    let entries: Vec<Value> = errors.into_iter().map(ApiError::entry).collect();
+    json(status, request_id, json!({ "errors": entries }))
 }
 
 /// The 400 `ValidationErrorResponse`, as ASP.NET renders `ValidationProblemDetails`

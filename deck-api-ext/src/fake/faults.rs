@@ -6,23 +6,94 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Where a fault applies: one operation of the API, every API operation, or the storage origin.
+///
+/// There is one variant per operation of `spec/catalogue.json` (named after its operationId,
+/// except [`Route::ListStorage`] for `listTaskRunStorage`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Route {
-    /// `GET /v2/task-runs/{run_id}/storage` (`listTaskRunStorage`).
-    ListStorage,
-    /// `GET /v2/storage/{storage_id}` (`getStorageItem`).
-    GetStorageItem,
-    /// `DELETE /v2/storage/{storage_id}` (`deleteStorageItem`).
-    DeleteStorageItem,
-    /// `GET /v2/task-runs/{run_id}` (`getTaskRun`).
-    GetTaskRun,
+    /// `GET /v2/test` (`getTest`).
+    GetTest,
+    /// `GET /v2/agents` (`listAgents`).
+    ListAgents,
+    /// `POST /v2/agents` (`createAgent`).
+    CreateAgent,
+    /// `GET /v2/agents/{agent_id}` (`getAgent`).
+    GetAgent,
+    /// `PATCH /v2/agents/{agent_id}` (`updateAgent`).
+    UpdateAgent,
+    /// `DELETE /v2/agents/{agent_id}` (`deleteAgent`).
+    DeleteAgent,
+    /// `GET /v2/sources` (`listSources`).
+    ListSources,
+    /// `POST /v2/sources` (`createSource`).
+    CreateSource,
+    /// `GET /v2/sources/{source_id}` (`getSource`).
+    GetSource,
+    /// `PATCH /v2/sources/{source_id}` (`updateSource`).
+    UpdateSource,
+    /// `DELETE /v2/sources/{source_id}` (`deleteSource`).
+    DeleteSource,
+    /// `GET /v2/credentials` (`listCredentials`).
+    ListCredentials,
+    /// `POST /v2/credentials` (`createCredential`).
+    CreateCredential,
+    /// `GET /v2/credentials/{credential_id}` (`getCredential`).
+    GetCredential,
+    /// `PATCH /v2/credentials/{credential_id}` (`updateCredential`).
+    UpdateCredential,
+    /// `DELETE /v2/credentials/{credential_id}` (`deleteCredential`).
+    DeleteCredential,
+    /// `GET /v2/tasks` (`listTasks`).
+    ListTasks,
     /// `POST /v2/tasks` (`createTask`).
     CreateTask,
     /// `GET /v2/tasks/{task_id}` (`getTask`).
     GetTask,
     /// `PATCH /v2/tasks/{task_id}` (`updateTask`).
     UpdateTask,
+    /// `DELETE /v2/tasks/{task_id}` (`deleteTask`).
+    DeleteTask,
+    /// `POST /v2/tasks/{task_id}/run` (`runTask`).
+    RunTask,
+    /// `POST /v2/tasks/{task_id}/reset` (`resetTask`).
+    ResetTask,
+    /// `GET /v2/task-runs` (`listTaskRuns`).
+    ListTaskRuns,
+    /// `GET /v2/task-runs/{run_id}` (`getTaskRun`).
+    GetTaskRun,
+    /// `POST /v2/task-runs/{run_id}/cancel` (`cancelTaskRun`).
+    CancelTaskRun,
+    /// `POST /v2/task-runs/{run_id}/interaction` (`submitTaskRunInteraction`).
+    SubmitTaskRunInteraction,
+    /// `GET /v2/task-runs/{run_id}/storage` (`listTaskRunStorage`).
+    ListStorage,
+    /// `GET /v2/storage/{storage_id}` (`getStorageItem`).
+    GetStorageItem,
+    /// `DELETE /v2/storage/{storage_id}` (`deleteStorageItem`).
+    DeleteStorageItem,
+    /// `GET /v2/sessions/{session_id}` (`getSession`).
+    GetSession,
+    /// `POST /v2/sessions/{session_id}/end` (`endSession`).
+    EndSession,
+    /// `GET /v2/events` (`listEvents`).
+    ListEvents,
+    /// `GET /v2/events/{event_id}` (`getEvent`).
+    GetEvent,
+    /// `GET /v2/event-destinations` (`listEventDestinations`).
+    ListEventDestinations,
+    /// `POST /v2/event-destinations` (`createEventDestination`).
+    CreateEventDestination,
+    /// `GET /v2/event-destinations/{destination_id}` (`getEventDestination`).
+    GetEventDestination,
+    /// `PATCH /v2/event-destinations/{destination_id}` (`updateEventDestination`).
+    UpdateEventDestination,
+    /// `DELETE /v2/event-destinations/{destination_id}` (`deleteEventDestination`).
+    DeleteEventDestination,
+    /// `GET /v2/event-destinations/{destination_id}/event-deliveries` (`listEventDeliveries`).
+    ListEventDeliveries,
+    /// `POST /v2/token` (`createSessionToken`).
+    CreateSessionToken,
     /// Every API operation above.
     AnyApi,
     /// `GET /files/{storage_id}` on the storage origin (pre-signed downloads).
@@ -33,6 +104,23 @@ impl Route {
     /// Whether this is an API route (as opposed to the storage origin).
     pub fn is_api(self) -> bool {
         !matches!(self, Self::StorageDownload)
+    }
+
+    /// Whether this is a cursor list (where [`Fault::RepeatCursor`] and
+    /// [`Fault::HasMoreWithoutCursor`] apply).
+    pub fn is_list(self) -> bool {
+        matches!(
+            self,
+            Self::ListAgents
+                | Self::ListSources
+                | Self::ListCredentials
+                | Self::ListTasks
+                | Self::ListTaskRuns
+                | Self::ListStorage
+                | Self::ListEvents
+                | Self::ListEventDestinations
+                | Self::ListEventDeliveries
+        )
     }
 
     /// Whether a fault injected for `self` applies to a request served by `served`.
@@ -81,10 +169,12 @@ pub enum Fault {
     /// API routes: answers `200` with a `Content-Type: application/json` body that is not valid
     /// JSON (the real body cut in half).
     MalformedJson,
-    /// `ListStorage`: answers the page with `has_more: true` and a `next_cursor` equal to the
-    /// request's `cursor` (on the first page, a cursor that points back to the first page).
+    /// List routes ([`Route::is_list`]): answers the page with `has_more: true` and a
+    /// `next_cursor` equal to the request's `cursor` (on the first page, a cursor that points
+    /// back to the first page).
     RepeatCursor,
-    /// `ListStorage`: answers the page with `has_more: true` and `next_cursor: null`.
+    /// List routes ([`Route::is_list`]): answers the page with `has_more: true` and
+    /// `next_cursor: null`.
     HasMoreWithoutCursor,
     /// Storage origin: ignores `Range` and answers `200` with the whole file.
     IgnoreRange,
@@ -135,8 +225,8 @@ impl Fault {
             {
                 Some("Route::StorageDownload and the routes that return download URLs")
             }
-            Self::RepeatCursor | Self::HasMoreWithoutCursor if route != Route::ListStorage => {
-                Some("Route::ListStorage")
+            Self::RepeatCursor | Self::HasMoreWithoutCursor if !route.is_list() => {
+                Some("list routes")
             }
             Self::IgnoreRange if route != Route::StorageDownload => Some("Route::StorageDownload"),
             _ => None,
@@ -324,6 +414,16 @@ mod tests {
                 .is_some()
         );
         assert!(Fault::RepeatCursor.unsupported_on(Route::AnyApi).is_some());
+        assert!(
+            Fault::RepeatCursor
+                .unsupported_on(Route::GetEvent)
+                .is_some()
+        );
+        assert!(
+            Fault::HasMoreWithoutCursor
+                .unsupported_on(Route::ListEventDeliveries)
+                .is_none()
+        );
         assert!(
             Fault::MalformedJson
                 .unsupported_on(Route::StorageDownload)

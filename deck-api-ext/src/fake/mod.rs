@@ -4,21 +4,35 @@
 //! in-process on `127.0.0.1`, that behaves like the Deck API for the operations in `spec/`, with
 //! the Storage guide's behaviour, and injects faults on demand:
 //!
-//! - **API** ([`FakeDeck::base_url`], `http://127.0.0.1:PORT/v2`): `GET /task-runs/{id}/storage`
-//!   (opaque cursors bound to the run, `limit` 1–100, default 20, `400 cursor_invalid`), `GET` and
-//!   `DELETE /storage/{id}` (a fresh pre-signed URL on every `GET`), `POST /tasks`, `GET` and
-//!   `PATCH /tasks/{id}` (storage configuration round-tripped), `GET /task-runs/{id}`
-//!   (`include=input,storage`). Requests need `Authorization: Bearer <api_key>`; errors use Deck's
-//!   envelope `{errors:[{type,code,message,field}],request_id}` or, for request validation, the
-//!   400 `ValidationErrorResponse`; every JSON response carries a `request_id` (`req_000001`, …).
-//!   `Idempotency-Key` works as Deck documents it.
+//! - **API** ([`FakeDeck::base_url`], `http://127.0.0.1:PORT/v2`): every operation of
+//!   `spec/catalogue.json` — agents, sources, credentials, tasks (with run and reset), task runs
+//!   (list, get with `include=input,storage,artifacts`, cancel, interaction), storage, sessions,
+//!   events, event destinations and their deliveries, `POST /token`, `GET /test`. Lists use
+//!   opaque keyset cursors bound to the path and the filters, `limit` 1–100 (default 20),
+//!   `400 cursor_invalid`, filters as the spec declares them (array filters as repeated keys,
+//!   `?status=queued&status=running`); agents, sources, credentials, tasks, event destinations
+//!   and storage items list oldest first, task runs, events and deliveries newest first
+//!   (`created_at`, then ID, descending: a choice of the fake, not documented by Deck). PATCH
+//!   leaves absent fields unchanged and clears nullable ones sent as `null`. Requests need
+//!   `Authorization: Bearer <api_key>`; errors use Deck's envelope
+//!   `{errors:[{type,code,message,field}],request_id}` (a missing required body field is `400
+//!   input_missing` naming it) or, for bodies that do not parse or bind, the 400
+//!   `ValidationErrorResponse`; every JSON response carries a `request_id` (`req_000001`, …).
+//!   `Idempotency-Key` works as Deck documents it on every `POST`, `PATCH` and `DELETE`.
+//! - **Run lifecycle**: `POST /tasks/{id}/run` creates a `queued` run that lives by its task's
+//!   [`RunPlan`] on the fake's virtual clock (`2025-01-15T09:30:00Z` plus the tokio time
+//!   elapsed since the fake started, in milliseconds), with one event per transition
+//!   (`task_run.queued`, `.running`, …), `storage.created` per captured item, and
+//!   `<resource>.created|updated|deleted` for agents, sources, credentials, tasks
+//!   (`task.reset` too) and event destinations. Deliveries are recorded (as delivered) for
+//!   active destinations subscribed to an event's type; nothing is sent anywhere.
 //! - **Storage origin** ([`FakeDeck::storage_base_url`]): serves file bytes at the pre-signed URLs
 //!   the API returns (`/files/{id}?expires=…&nonce=…&sig=…`): `403` once expired or tampered
 //!   with, `Range` (`206`/`416`), `ETag`/`If-Range`. It needs no credentials and records whether
 //!   a request carried an `Authorization` header anyway
 //!   ([`FakeDeck::storage_saw_authorization`]).
 //! - **Data**: seed runs, items and tasks from code ([`RunSeed`], [`ItemSeed`], [`TaskSeed`],
-//!   [`Content`]), or start with the [`demo`] data set.
+//!   [`RunPlan`], [`Content`]), or start with the [`demo`] data set. Seeding emits no events.
 //! - **Faults** ([`FakeDeck::inject`]): statuses with or without `Retry-After`, HTML gateway
 //!   errors, latency, a connection cut mid-body, expired URLs, malformed JSON, a repeated cursor,
 //!   `has_more` without a cursor, `Range` ignored; each fires a set number of times and is
@@ -26,13 +40,38 @@
 //! - **Recording** ([`FakeDeck::requests`]): every request on both listeners, with the
 //!   `Authorization` value never stored.
 //!
-//! Everything is deterministic except URL expiry, which uses real time (make it short with
-//! [`FakeDeckBuilder::url_ttl`], or instant with [`FakeDeck::expire_urls`]). The servers stop
-//! when the [`FakeDeck`] is dropped.
+//! Everything is deterministic under paused tokio time except URL expiry, which uses real time
+//! (make it short with [`FakeDeckBuilder::url_ttl`], or instant with [`FakeDeck::expire_urls`]).
+//! Resources created through the API are stamped by the virtual clock (one millisecond apart
+//! at least, so an update is always after its creation). The servers stop when the
+//! [`FakeDeck`] is dropped.
 //!
 //! The fake runs on the test's own tokio runtime, so it works under paused time
 //! (`#[tokio::test(start_paused = true)]`): [`Fault::Latency`] then costs no real time, which
-//! makes client timeouts and retry backoff testable in milliseconds.
+//! makes client timeouts and retry backoff testable in milliseconds, and runs move through
+//! their lifecycle as the test advances the clock:
+//!
+//! ```
+//! use deck_api_ext::fake::{FakeDeck, RunPlan, TaskSeed};
+//! use deck_api_ext::prelude::*;
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fake = FakeDeck::start().await?;
+//! fake.add_task(TaskSeed::new("task_bills", "Bills").run_plan(RunPlan::new()))?;
+//! let deck = Deck::builder().api_key(fake.api_key()).base_url(fake.base_url()).build()?;
+//!
+//! let body = deck_api_ext::api::types::RunTaskRequest::builder();
+//! let run = deck.api().run_task().task_id("task_bills").body(body).call().await?;
+//! assert_eq!(run.created_at.to_rfc3339(), "2025-01-15T09:30:00+00:00");
+//!
+//! tokio::time::advance(Duration::from_secs(3)).await; // queued 1 s, running 2 s
+//! let done = deck.api().get_task_run().run_id(&run.id).call().await?;
+//! assert_eq!(done.result.as_deref(), Some("success"));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # In your own tests
 //!
@@ -89,6 +128,8 @@
 //! ```
 
 mod api;
+mod api_resources;
+mod api_runs;
 mod clock;
 mod content;
 mod cursor;
@@ -98,6 +139,7 @@ mod fault_layer;
 mod faults;
 mod front;
 mod idempotency;
+mod lifecycle;
 mod range;
 mod rate_window;
 mod record;
@@ -108,9 +150,11 @@ mod shared;
 mod signing;
 mod state;
 mod storage_origin;
+mod table;
 
 pub use content::Content;
 pub use faults::{Fault, FaultHandle, Route};
+pub use lifecycle::RunPlan;
 pub use record::{AuthorizationSeen, Origin, REDACTED, RecordedRequest};
 pub use seed::{ItemSeed, RunSeed, SeedError, SeededRun, TaskSeed};
 
@@ -387,6 +431,11 @@ impl FakeDeckBuilder {
             api_key: self.api_key,
         };
         if self.demo {
+            fake.shared().store().seed_agent(
+                demo::AGENT,
+                demo::AGENT_NAME,
+                Some("Collects utility bills and statements."),
+            );
             for task in demo::tasks() {
                 fake.add_task(task).map_err(io::Error::other)?;
             }

@@ -1,7 +1,9 @@
 //! JSON bodies of storage items, task runs and tasks, field for field as the spec and the
-//! Storage guide show them (the `request_id` is added by the envelope).
+//! Storage guide show them (the `request_id` is added by the envelope). The other resources are
+//! stored as rendered documents (`table::Doc`).
 
-use super::state::{Item, Run, Task};
+use super::seed::TaskSeed;
+use super::state::{Item, Run};
 use serde_json::{Map, Value, json};
 
 /// `file_size` as a JSON integer, or as a decimal string when the item asks for it.
@@ -60,6 +62,23 @@ pub(crate) fn storage_summary(item: &Item, url: Option<String>) -> Value {
     })
 }
 
+/// A storage item as the data of `storage.created` / `storage.deleted` events: the summary
+/// without a download URL, plus `purpose` and `task_run_id`.
+pub(crate) fn item_event(item: &Item) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), item.id.clone().into());
+    map.insert("object".into(), item.seed.object.clone().into());
+    map.insert("file_name".into(), item.seed.file_name.clone().into());
+    map.insert("file_type".into(), item.seed.file_type.clone().into());
+    map.insert("file_size".into(), file_size(item));
+    if let Some(purpose) = &item.seed.purpose {
+        map.insert("purpose".into(), purpose.clone().into());
+    }
+    map.insert("task_run_id".into(), item.run_id.clone().into());
+    map.insert("created_at".into(), item.created_at.clone().into());
+    Value::Object(map)
+}
+
 /// Which optional sections `include=` asked for.
 #[derive(Debug, Default)]
 pub(crate) struct Includes {
@@ -84,30 +103,70 @@ impl Includes {
     }
 }
 
-/// A task run (`GetTaskRunResponse`); `storage` is the rendered summaries when included.
-pub(crate) fn task_run(run: &Run, includes: &Includes, storage: Vec<Value>) -> Value {
-    let seed = &run.seed;
-    let finished = matches!(seed.status.as_str(), "completed" | "failed" | "canceled");
-    let mut map = Map::new();
-    map.insert("id".into(), seed.id.clone().into());
-    map.insert("object".into(), "task_run".into());
-    map.insert("status".into(), seed.status.clone().into());
-    map.insert("result".into(), seed.result.clone().into());
-    map.insert("task_id".into(), run.task_id.clone().into());
-    map.insert("agent_id".into(), seed.agent_id.clone().into());
-    map.insert("credential_id".into(), Value::Null);
-    map.insert("session_id".into(), Value::Null);
-    map.insert("workflow_id".into(), Value::Null);
-    map.insert("source_id".into(), Value::Null);
-    map.insert(
-        "runtime_ms".into(),
-        if finished { 12_453.into() } else { Value::Null },
-    );
-    if includes.input {
-        map.insert("input".into(), seed.input.clone().unwrap_or(Value::Null));
+/// `runtime_ms` as of `now`: seeded runs report a fixed 12 453 ms once finished; runs of the
+/// lifecycle the time from their first `running` to their end (or `now`), `null` before.
+fn runtime_ms(run: &Run, now: i64) -> Value {
+    if run.seeded {
+        return if run.is_terminal() {
+            12_453.into()
+        } else {
+            Value::Null
+        };
     }
-    map.insert("output".into(), seed.output.clone().unwrap_or(Value::Null));
-    map.insert("interaction".into(), Value::Null);
+    match run.started_ms {
+        Some(started) => run
+            .ended_ms
+            .unwrap_or(now)
+            .saturating_sub(started)
+            .max(0)
+            .into(),
+        None => Value::Null,
+    }
+}
+
+fn opt(value: &Option<String>) -> Value {
+    value.clone().map_or(Value::Null, Value::String)
+}
+
+/// A task run as the data of `task_run.*` events, as of `at`: the summary fields, never
+/// `input` or `output`.
+pub(crate) fn run_summary(run: &Run, at: i64) -> Value {
+    json!({
+        "id": run.id,
+        "object": "task_run",
+        "status": run.status,
+        "result": run.result,
+        "task_id": run.task_id,
+        "agent_id": run.agent_id,
+        "credential_id": run.credential_id,
+        "source_id": run.source_id,
+        "session_id": run.session_id,
+        "runtime_ms": runtime_ms(run, at),
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+    })
+}
+
+/// A task run (`GetTaskRunResponse`) as of `now`; `storage` is the rendered summaries when
+/// included.
+pub(crate) fn task_run(run: &Run, includes: &Includes, storage: Vec<Value>, now: i64) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), run.id.clone().into());
+    map.insert("object".into(), "task_run".into());
+    map.insert("status".into(), run.status.clone().into());
+    map.insert("result".into(), opt(&run.result));
+    map.insert("task_id".into(), run.task_id.clone().into());
+    map.insert("agent_id".into(), run.agent_id.clone().into());
+    map.insert("credential_id".into(), opt(&run.credential_id));
+    map.insert("session_id".into(), opt(&run.session_id));
+    map.insert("workflow_id".into(), Value::Null);
+    map.insert("source_id".into(), opt(&run.source_id));
+    map.insert("runtime_ms".into(), runtime_ms(run, now));
+    if includes.input {
+        map.insert("input".into(), run.input.clone().unwrap_or(Value::Null));
+    }
+    map.insert("output".into(), run.output.clone().unwrap_or(Value::Null));
+    map.insert("interaction".into(), run.interaction.clone());
     if includes.storage {
         map.insert("storage".into(), Value::Array(storage));
     }
@@ -116,15 +175,15 @@ pub(crate) fn task_run(run: &Run, includes: &Includes, storage: Vec<Value>) -> V
     }
     map.insert(
         "errors".into(),
-        if seed.errors.is_empty() {
+        if run.errors.is_empty() {
             Value::Null
         } else {
-            Value::Array(seed.errors.clone())
+            Value::Array(run.errors.clone())
         },
     );
-    map.insert("canceled_at".into(), Value::Null);
-    map.insert("created_at".into(), seed.created_at.clone().into());
-    map.insert("updated_at".into(), seed.created_at.clone().into());
+    map.insert("canceled_at".into(), opt(&run.canceled_at));
+    map.insert("created_at".into(), run.created_at.clone().into());
+    map.insert("updated_at".into(), run.updated_at.clone().into());
     Value::Object(map)
 }
 
@@ -149,23 +208,21 @@ pub(crate) fn storage_config(config: &Value) -> Value {
     Value::Object(map)
 }
 
-/// A task (`GetTaskResponse`).
-pub(crate) fn task(task: &Task) -> Value {
-    let seed = &task.seed;
-    json!({
-        "id": seed.id,
-        "object": "task",
-        "name": seed.name,
-        "prompt": seed.prompt,
-        "status": seed.status,
-        "agent_id": seed.agent_id,
-        "input_schema": seed.input_schema,
-        "output_schema": seed.output_schema,
-        "storage": seed.storage.as_ref().map_or(Value::Null, storage_config),
-        "extraction": seed.extraction,
-        "created_at": task.created_at,
-        "updated_at": task.updated_at,
-    })
+/// The fields of a task between `object` and `created_at` (`GetTaskResponse`).
+pub(crate) fn task_fields(seed: &TaskSeed) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("name".into(), seed.name.clone().into());
+    map.insert("prompt".into(), opt(&seed.prompt));
+    map.insert("status".into(), seed.status.clone().into());
+    map.insert("agent_id".into(), seed.agent_id.clone().into());
+    map.insert("input_schema".into(), seed.input_schema.clone());
+    map.insert("output_schema".into(), seed.output_schema.clone());
+    map.insert(
+        "storage".into(),
+        seed.storage.as_ref().map_or(Value::Null, storage_config),
+    );
+    map.insert("extraction".into(), seed.extraction.into());
+    map
 }
 
 #[cfg(test)]

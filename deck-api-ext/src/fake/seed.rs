@@ -2,6 +2,7 @@
 
 use super::clock::{BASE_INSTANT, rfc3339};
 use super::content::Content;
+use super::lifecycle::RunPlan;
 use serde_json::Value;
 use std::fmt;
 
@@ -278,7 +279,7 @@ impl RunSeed {
 /// A task to seed (tasks can also be created through `POST /v2/tasks`).
 ///
 /// Defaults: `status: "live"`, `agent_id: "agt_fake"`, no prompt or schemas, `storage: null`,
-/// `extraction: false`.
+/// `extraction: false`, and runs that follow [`RunPlan::new`].
 #[derive(Clone, Debug)]
 pub struct TaskSeed {
     pub(crate) id: String,
@@ -290,6 +291,7 @@ pub struct TaskSeed {
     pub(crate) output_schema: Value,
     pub(crate) storage: Option<Value>,
     pub(crate) extraction: bool,
+    pub(crate) plan: RunPlan,
 }
 
 impl TaskSeed {
@@ -305,7 +307,15 @@ impl TaskSeed {
             output_schema: Value::Null,
             storage: None,
             extraction: false,
+            plan: RunPlan::new(),
         }
+    }
+
+    /// How every run of this task lives (`POST /v2/tasks/{task_id}/run`); default
+    /// [`RunPlan::new`].
+    pub fn run_plan(mut self, plan: RunPlan) -> Self {
+        self.plan = plan;
+        self
     }
 
     /// The agent the task belongs to.

@@ -1,7 +1,7 @@
 //! The state both listeners share: data, faults, the request log, pre-signed URL minting and
 //! checking, request IDs, and the shutdown signal.
 
-use super::clock::UrlClock;
+use super::clock::{UrlClock, VirtualClock};
 use super::faults::Faults;
 use super::idempotency::Idempotency;
 use super::rate_window::RateWindow;
@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) recorder: Recorder,
     pub(crate) idempotency: Idempotency,
     pub(crate) clock: UrlClock,
+    /// The clock of resources and run lifecycles.
+    pub(crate) virtual_clock: VirtualClock,
     store: Mutex<Store>,
     url_ttl_secs: AtomicU64,
     max_issued_expiry: AtomicI64,
@@ -59,6 +61,7 @@ impl Shared {
             recorder: Recorder::default(),
             idempotency: Idempotency::default(),
             clock: UrlClock::default(),
+            virtual_clock: VirtualClock::start(),
             store: Mutex::new(Store::default()),
             url_ttl_secs: AtomicU64::new(url_ttl.as_secs()),
             max_issued_expiry: AtomicI64::new(i64::MIN),
@@ -70,9 +73,12 @@ impl Shared {
         }
     }
 
-    /// The data, locked. Never hold the guard across an `.await`.
+    /// The data, locked and settled up to the virtual clock's now (every run transition
+    /// planned until now has happened). Never hold the guard across an `.await`.
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        store.settle(self.virtual_clock.now_ms());
+        store
     }
 
     /// `req_000001`, `req_000002`, … in arrival order on the API listener.
