@@ -6,10 +6,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use deck_api_ext::api::types::{GetTaskRunResponse, SubmitInteractionRequest};
-use deck_api_ext::fake::{FakeDeck, ItemSeed, RunPlan, TaskSeed};
+use deck_api_ext::api::types::GetTaskRunResponse;
+use deck_api_ext::fake::{FakeDeck, RunPlan, TaskSeed};
 use deck_api_ext::prelude::*;
-use deck_api_ext::run_wait::RunOutcome;
 use deck_api_ext::run_watch::WatchMode;
 use deck_api_ext::{RateLimit, RunPhase};
 use serde_json::json;
@@ -34,8 +33,10 @@ async fn start(deck: &Deck, task_id: &str) -> GetTaskRunResponse {
 #[cfg(feature = "schema")]
 mod end_to_end {
     use super::*;
-    use deck_api_ext::api::types::UpdateTaskRequest;
+    use deck_api_ext::api::types::{SubmitInteractionRequest, UpdateTaskRequest};
     use deck_api_ext::extraction::Extraction;
+    use deck_api_ext::fake::ItemSeed;
+    use deck_api_ext::run_wait::RunOutcome;
     use deck_api_ext::task_config::{StorageConfig, extraction_schema_for};
     use serde::Deserialize;
 
