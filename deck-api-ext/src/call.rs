@@ -17,13 +17,15 @@
 //!
 //! [`CallExt`] and [`ListExt`] are implemented for every builder that `cargo xtask regen` marks
 //! with [`Operation`] / [`List`] (see `deck_api::operation`): nothing here names an operation.
-//! Errors carry the spec's operationId, the HTTP status, Deck's error entries and `request_id`.
+//! Errors carry the spec's operationId, the HTTP status, Deck's error entries and `request_id`;
+//! never the values of the operation's secret fields (`Operation::SENSITIVE_PATHS`, passed to the
+//! executor), even when a server echoes them.
 
 use std::future::Future;
 use std::time::Duration;
 
 use deck_api::ClientInfo;
-use deck_api::operation::{List, Operation, ResponseBody};
+use deck_api::operation::{List, Operation, ResponseBody, SensitivePaths};
 use progenitor_client::ResponseValue;
 use serde::de::DeserializeOwned;
 
@@ -83,13 +85,25 @@ pub(crate) async fn send_operation<'a, O: Operation<'a>>(
     let request = op
         .into_request()
         .map_err(|e| Error::from_build(O::OPERATION_ID, e))?;
-    send_request(api, O::OPERATION_ID, request, options).await
+    send(api, O::OPERATION_ID, O::SENSITIVE_PATHS, request, options).await
 }
 
-/// Sends a request built by a generated builder through the client's executor.
+/// Sends a request built by the generated builder of `operation` (the spec's operationId, whose
+/// secret fields are looked up in `deck_api::OPERATIONS`) through the client's executor.
 pub(crate) async fn send_request(
     api: &deck_api::Client,
     operation: &'static str,
+    request: reqwest::Request,
+    options: &CallOptions,
+) -> Result<Reply> {
+    let sensitive = deck_api::sensitive::sensitive_paths(operation);
+    send(api, operation, sensitive, request, options).await
+}
+
+async fn send(
+    api: &deck_api::Client,
+    operation: &'static str,
+    sensitive: SensitivePaths,
     request: reqwest::Request,
     options: &CallOptions,
 ) -> Result<Reply> {
@@ -99,7 +113,7 @@ pub(crate) async fn send_request(
         )
     })?;
     executor
-        .call(api.client(), request, operation, options.timeout)
+        .call(api.client(), request, operation, sensitive, options.timeout)
         .await
 }
 

@@ -8,8 +8,11 @@
 //! `listTaskRunStorage: HTTP 404 Not Found: not_found: Task run not found (request_id req_123)`.
 //!
 //! The API key never appears in an error: requests are not stored, and URLs kept by transport
-//! errors lose their query string (pre-signed download URLs carry their signature there).
+//! errors lose their query string (pre-signed download URLs carry their signature there). Nor do
+//! the values of an operation's secret fields (a credential's password, a session token) when a
+//! server echoes or returns them: see `key_boundary::Redactor`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt;
@@ -44,7 +47,8 @@ const DISPLAY_ENTRIES: usize = 5;
 /// embed several values from a server), then `…`.
 const MESSAGE_LIMIT: usize = 400;
 
-/// What replaces a secret (the API key) in every message an [`Error`] holds.
+/// What replaces a secret (the API key, the value of a secret field) in every message an
+/// [`Error`] holds.
 pub const REDACTED: &str = "[redacted]";
 
 /// What went wrong, broadly; see [`Error::kind`].
@@ -350,18 +354,18 @@ impl Error {
         self
     }
 
-    /// This error with every occurrence of `secret` (the API key) replaced by [`REDACTED`], in
-    /// every text it holds: messages, codes, fields, the validation map, the request id, the JSON
-    /// path and the raw body. A server (or a proxy echoing `Authorization`) may send the key
-    /// back; the executor calls this before an error built from a response leaves the call.
-    pub(crate) fn scrub(mut self, secret: &str) -> Self {
-        if secret.is_empty() {
-            return self;
-        }
+    /// This error with every occurrence of every one of `secrets` (the API key, the values of an
+    /// operation's secret fields; see `key_boundary::Redactor`) replaced by [`REDACTED`], in every
+    /// text it holds: messages, codes, fields, the validation map, the request id, the JSON path
+    /// and the raw body. A server (or a proxy echoing `Authorization`) may send a secret back; the
+    /// executor calls this before an error built from a response leaves the call. With
+    /// `hide_body`, the raw body may hold secrets that could not be located and is withheld
+    /// (replaced by [`REDACTED`]).
+    pub(crate) fn scrub(mut self, secrets: &[Box<str>], hide_body: bool) -> Self {
         let inner = &mut *self.0;
         let clean = |text: &mut String| {
-            if text.contains(secret) {
-                *text = text.replace(secret, REDACTED);
+            if let Cow::Owned(clean) = redact(text, secrets) {
+                *text = clean;
             }
         };
         clean(&mut inner.message);
@@ -385,26 +389,36 @@ impl Error {
             }
         }
         if let Some(validation) = &mut inner.validation
-            && (validation.keys().any(|k| k.contains(secret))
-                || validation.values().flatten().any(|m| m.contains(secret)))
+            && validation.iter().any(|(field, messages)| {
+                matches!(redact(field, secrets), Cow::Owned(_))
+                    || messages
+                        .iter()
+                        .any(|m| matches!(redact(m, secrets), Cow::Owned(_)))
+            })
         {
             *validation = std::mem::take(validation)
                 .into_iter()
                 .map(|(field, messages)| {
-                    let scrub = |t: String| t.replace(secret, REDACTED);
+                    let scrub = |t: String| redact(&t, secrets).into_owned();
                     (scrub(field), messages.into_iter().map(scrub).collect())
                 })
                 .collect();
         }
         if let Some(raw) = &mut inner.raw_body {
+            if hide_body {
+                *raw = REDACTED.to_owned();
+                return self;
+            }
             clean(raw);
-            // A snippet cut in the middle of the secret would still show its beginning (a tail
+            // A snippet cut in the middle of a secret would still show its beginning (a tail
             // of fewer than four characters tells nothing and is kept).
             if let Some(kept) = raw.strip_suffix('…') {
-                let partial = (4..secret.len())
-                    .rev()
-                    .filter(|&n| secret.is_char_boundary(n))
-                    .find(|&n| kept.ends_with(&secret[..n]));
+                let partial = secrets.iter().find_map(|secret| {
+                    (4..secret.len())
+                        .rev()
+                        .filter(|&n| secret.is_char_boundary(n))
+                        .find(|&n| kept.ends_with(&secret[..n]))
+                });
                 if let Some(n) = partial {
                     *raw = format!("{}{REDACTED}…", &kept[..kept.len() - n]);
                 }
@@ -771,6 +785,65 @@ pub(crate) fn decode_json_with<T: DeserializeOwned>(
     Ok(value)
 }
 
+/// A secret shorter than this many bytes is redacted only where it stands as a word of its own
+/// (see [`redact`]).
+const SHORT_SECRET: usize = 8;
+
+/// `text` with every occurrence of any of `secrets` replaced by [`REDACTED`]; borrowed when none
+/// occurs. Occurrences of two secrets that overlap are replaced as one, so no part of either
+/// remains. A short secret (under [`SHORT_SECRET`] bytes, say a username `ann` beside the
+/// password) is replaced only where no letter or digit continues it on either side (`"ann"`,
+/// ` ann.`), not inside longer words (`cannot`). Linear in the text per secret (each secret's
+/// occurrences are found left to right, without overlap).
+pub(crate) fn redact<'a>(text: &'a str, secrets: &[Box<str>]) -> Cow<'a, str> {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let mut from = 0;
+        while let Some(at) = text.get(from..).and_then(|rest| rest.find(&**secret)) {
+            let start = from + at;
+            let end = start + secret.len();
+            if secret.len() >= SHORT_SECRET || stands_alone(text, start, end) {
+                spans.push((start, end));
+                from = end;
+            } else {
+                from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+    }
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut spans = spans.into_iter().peekable();
+    while let Some((start, mut end)) = spans.next() {
+        while let Some(&(next_start, next_end)) = spans.peek() {
+            if next_start >= end {
+                break;
+            }
+            end = end.max(next_end);
+            spans.next();
+        }
+        out.push_str(&text[copied..start]);
+        out.push_str(REDACTED);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// Whether `text[start..end]` is not continued by a letter or digit on either side (an edge of
+/// the secret that is not a letter or digit counts as a boundary itself).
+fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let inside = &text[start..end];
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    (!word(inside.chars().next()) || !word(before))
+        && (!word(inside.chars().next_back()) || !word(after))
+}
+
 /// Removes serde_json's ` at line L column C` suffix: the JSON path says where, more usefully.
 fn strip_position(message: &str) -> &str {
     if let Some(at) = message.rfind(" at line ") {
@@ -1031,11 +1104,38 @@ mod tests {
             Some(body.as_bytes()),
         )
         .with_request_id(format!("req_{secret}"))
-        .scrub(secret);
+        .scrub(&[secret.into()], false);
         let all = format!("{err} {err:?} {}", err.raw_body().unwrap());
         assert!(!all.contains("sk_live"), "{all}");
         assert!(err.raw_body().unwrap().ends_with("[redacted]…"));
         assert_eq!(err.request_id(), Some("req_[redacted]"));
+    }
+
+    #[test]
+    fn redact_merges_overlaps_and_spares_short_secrets_inside_words() {
+        let secrets: Vec<Box<str>> = vec!["abcdefgh".into(), "efghijkl".into(), "ann".into()];
+        assert_eq!(redact("xabcdefghijklx", &secrets), "x[redacted]x");
+        assert_eq!(
+            redact("ann cannot \"ann\" anna ann.", &secrets),
+            "[redacted] cannot \"[redacted]\" anna [redacted]."
+        );
+        assert!(matches!(redact("clean", &secrets), Cow::Borrowed("clean")));
+        let symbols: Vec<Box<str>> = vec!["#%!".into()];
+        assert_eq!(redact("a#%!b", &symbols), "a[redacted]b");
+        assert_eq!(redact("éabcdefghé", &secrets), "é[redacted]é");
+    }
+
+    #[test]
+    fn scrub_hides_a_body_whose_secrets_could_not_be_located() {
+        let err = Error::decode(
+            "op",
+            String::new(),
+            "EOF".into(),
+            Some(b"{\"token\": \"tk_"),
+        )
+        .scrub(&[], true);
+        assert_eq!(err.raw_body(), Some(REDACTED));
+        assert_eq!(err.message(), "EOF");
     }
 
     #[test]

@@ -17,13 +17,16 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use deck_api::hooks::{BoxFuture, Execute};
+use deck_api::sensitive::SensitivePaths;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::error::{Error, ErrorBody, Result};
-use crate::key_boundary::{KeyBoundary, Redactor};
+use crate::key_boundary::{
+    BodySecrets, KeyBoundary, MAX_SECRET_BYTES, MAX_SECRET_VALUES, Redactor,
+};
 use crate::rate_limit::Limiter;
 use crate::response::{self, BodyFailure};
 use crate::retry::{IDEMPOTENCY_KEY, RetryConfig, is_retryable_status, method_is_idempotent};
@@ -35,12 +38,13 @@ pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
-    /// Removes the key from an error built from this body (a decode error quotes the body).
+    /// Removes the key and the call's secrets (the request's, and this body's) from an error
+    /// built from this body (a decode error quotes the body).
     pub(crate) redactor: Redactor,
 }
 
 impl Reply {
-    /// `error`, built from this reply's body, without the API key.
+    /// `error`, built from this reply's body, without the API key or the call's secrets.
     pub(crate) fn scrub(&self, error: Error) -> Error {
         self.redactor.scrub(error)
     }
@@ -109,18 +113,52 @@ pub(crate) fn generate_idempotency_key() -> HeaderValue {
 
 impl DeckExecutor {
     /// Sends `request` as `operation` and reads the successful response whole, within the call's
-    /// deadline (`deadline`, else the client-wide one). A failure never holds the API key, even
-    /// when the server echoed it (see [`Redactor`]).
+    /// deadline (`deadline`, else the client-wide one). A failure never holds the API key, nor
+    /// the values of the operation's secret fields (`sensitive`: those sent in the request body,
+    /// and those of the success body for its decode errors, in [`Reply::redactor`]), even when
+    /// the server echoed them (see [`Redactor`]); neither do traces. A request body whose
+    /// secrets cannot all be located (not JSON, or beyond the caps of [`BodySecrets`]) is
+    /// refused before anything is sent.
     pub(crate) async fn call(
         &self,
         client: &reqwest::Client,
         request: reqwest::Request,
         operation: &'static str,
+        sensitive: SensitivePaths,
         deadline: Option<Duration>,
     ) -> Result<Reply> {
-        self.call_unscrubbed(client, request, operation, deadline)
-            .await
-            .map_err(|e| self.boundary.redactor().scrub(e))
+        let redactor = self
+            .request_redactor(&request, sensitive.request)
+            .ok_or_else(|| {
+                Error::invalid_request(
+                    operation,
+                    format!(
+                        "the request body cannot be searched for the values of its secret fields ({}): it is not JSON, or holds more than {MAX_SECRET_VALUES} values or {MAX_SECRET_BYTES} bytes there; nothing was sent",
+                        sensitive.request.join(", ")
+                    ),
+                )
+            })?;
+        self.call_unscrubbed(
+            client,
+            request,
+            operation,
+            sensitive.response,
+            &redactor,
+            deadline,
+        )
+        .await
+        .map_err(|e| redactor.scrub(e))
+    }
+
+    /// The key's redactor, plus the secrets of `request`'s body under `paths`; `None` when they
+    /// cannot all be located (a streaming body, not JSON, over the caps).
+    fn request_redactor(&self, request: &reqwest::Request, paths: &[&str]) -> Option<Redactor> {
+        let key = self.boundary.redactor();
+        let Some(body) = request.body().filter(|_| !paths.is_empty()) else {
+            return Some(key.clone());
+        };
+        let found = BodySecrets::find(body.as_bytes()?, paths);
+        found.complete.then(|| key.with_body(found))
     }
 
     async fn call_unscrubbed(
@@ -128,6 +166,8 @@ impl DeckExecutor {
         client: &reqwest::Client,
         request: reqwest::Request,
         operation: &'static str,
+        response_secrets: &[&str],
+        redactor: &Redactor,
         deadline: Option<Duration>,
     ) -> Result<Reply> {
         let span = trace::request_span(operation, &request);
@@ -144,7 +184,7 @@ impl DeckExecutor {
         let default_limit = self.call_timeout.unwrap_or_default();
         let work = async {
             let response = self
-                .run(client, request, &mut limits)
+                .run(client, request, &mut limits, redactor)
                 .await
                 .map_err(|failure| match failure {
                     RunFailure::Transport(e) => Error::transport(operation, e),
@@ -164,11 +204,14 @@ impl DeckExecutor {
                     BodyFailure::TooLarge { cap } => Error::body_too_large(operation, cap),
                     BodyFailure::Transport(e) => Error::transport(operation, e),
                 })?;
+            // A decode error quotes the body: the secrets it carries are scrubbed too, and when
+            // they cannot all be located the error keeps no copy of it.
+            let redactor = redactor.with_body(BodySecrets::find(&body, response_secrets));
             Ok(Reply {
                 status,
                 headers,
                 body,
-                redactor: self.boundary.redactor().clone(),
+                redactor,
             })
         }
         .instrument(span);
@@ -223,12 +266,14 @@ impl DeckExecutor {
 
     /// The retry loop: every attempt of one logical request, each after a permit of the rate
     /// limiter (requests to Deck only). A failed response comes back with its (capped) body
-    /// buffered; a success with its body unread.
+    /// buffered; a success with its body unread. What it traces from a response (request id,
+    /// error code) passes through `redactor`.
     async fn run(
         &self,
         client: &reqwest::Client,
         mut request: reqwest::Request,
         limits: &mut Limits,
+        redactor: &Redactor,
     ) -> std::result::Result<reqwest::Response, RunFailure> {
         let to_deck = self.prepare(&mut request);
         let max_attempts = self.attempts_for(&request);
@@ -261,7 +306,7 @@ impl DeckExecutor {
                 .spend(async {
                     match client.execute(this).await {
                         Ok(response) if !response.status().is_success() => {
-                            Ok(buffer_error(response, self.boundary.redactor()).await)
+                            Ok(buffer_error(response, redactor).await)
                         }
                         Ok(response) => Ok(Attempt::Success(response)),
                         Err(error) => Err(error),
@@ -324,7 +369,7 @@ impl DeckExecutor {
             }
             let header_id = match &result {
                 Ok(Attempt::Success(response)) => response::header_request_id(response.headers())
-                    .map(|id| self.boundary.redactor().text(&id).into_owned()),
+                    .map(|id| redactor.text(&id).into_owned()),
                 _ => None,
             };
             let outcome = match (outcome, header_id.as_deref()) {
@@ -352,9 +397,22 @@ impl Execute for DeckExecutor {
         operation_id: &'static str,
     ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
         let span = trace::request_span(operation_id, &request);
+        // The operation's secret request values stay out of the traces here too (the caller
+        // gets the raw response).
+        let paths = deck_api::sensitive::sensitive_paths(operation_id).request;
+        let redactor = match request.body().and_then(reqwest::Body::as_bytes) {
+            Some(body) if !paths.is_empty() => self
+                .boundary
+                .redactor()
+                .with_body(BodySecrets::find(body, paths)),
+            _ => self.boundary.redactor().clone(),
+        };
         Box::pin(
             async move {
-                match self.run(client, request, &mut Limits::default()).await {
+                match self
+                    .run(client, request, &mut Limits::default(), &redactor)
+                    .await
+                {
                     Ok(response) => Ok(response),
                     Err(RunFailure::Transport(e)) => Err(e),
                     // Without a deadline or budget neither can happen; a permit is always granted.

@@ -13,7 +13,7 @@ use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use crate::config::DEFAULT_BASE_URL;
-use crate::error::{Error, REDACTED, Result};
+use crate::error::{Error, Result, redact};
 
 /// A validated base URL: absolute http(s), no query, fragment, credentials or control
 /// characters, no trailing slash.
@@ -94,7 +94,7 @@ impl KeyBoundary {
             .ok()
             .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).trim())
             .unwrap_or_default();
-        let redactor = Redactor(Arc::from(key));
+        let redactor = Redactor::new(key);
         KeyBoundary {
             base,
             auth,
@@ -127,28 +127,169 @@ impl KeyBoundary {
     }
 }
 
-/// Removes the API key from what a server sends back: a proxy may echo the `Authorization`
-/// header into an error message, a validation message, a raw body or a request id header. Every
-/// error built from a response is passed through [`Redactor::scrub`] before it leaves the call
-/// path (the executor, and the decoding of a successful body), so neither `Display`, `Debug`
-/// nor the accessors of an [`Error`] hold the key; traces get [`Redactor::text`].
+/// Removes secrets from what a server sends back: the API key (a proxy may echo the
+/// `Authorization` header into an error message, a validation message, a raw body or a request
+/// id header) and, for an operation whose bodies hold secrets (`deck_api::sensitive`), the
+/// values found there (a server may echo a credential's password in a 400, a malformed session
+/// token response is quoted by its decode error). Every error built from a response is passed
+/// through [`Redactor::scrub`] before it leaves the call path (the executor, and the decoding of
+/// a successful body), so neither `Display`, `Debug` nor the accessors of an [`Error`] hold a
+/// secret; traces get [`Redactor::text`].
+///
+/// A secret is matched as sent and in the two escaped forms servers and serde quote it in (JSON
+/// string escapes, Rust `{:?}` escapes), so a password holding a `"` is found in an echoed JSON
+/// body too.
 #[derive(Clone)]
-pub(crate) struct Redactor(Arc<str>);
+pub(crate) struct Redactor {
+    /// Every form of every secret, longest first; the key's first when it is the longest.
+    secrets: Arc<[Box<str>]>,
+    /// The body may hold secrets that could not be located (not JSON, or over the caps): an
+    /// error built from it keeps no copy of the body.
+    hide_body: bool,
+}
 
-impl Redactor {
-    /// `error` with the key replaced by `[redacted]` everywhere it holds text.
-    pub(crate) fn scrub(&self, error: Error) -> Error {
-        error.scrub(&self.0)
+/// At most this many secret values are collected from one body ([`Redactor::with_body`])...
+pub(crate) const MAX_SECRET_VALUES: usize = 256;
+/// ...holding at most this many bytes together.
+pub(crate) const MAX_SECRET_BYTES: usize = 256 * 1024;
+
+/// The string values found under an operation's sensitive paths in one body.
+#[derive(Debug, Default)]
+pub(crate) struct BodySecrets {
+    values: Vec<String>,
+    bytes: usize,
+    /// Whether every secret of the body was located: it was JSON and within the caps.
+    pub(crate) complete: bool,
+}
+
+impl BodySecrets {
+    /// The strings under `paths` (see `deck_api::sensitive::SensitivePaths`) in the JSON `body`,
+    /// at any depth below each path. A body that is not JSON, or that holds more than
+    /// [`MAX_SECRET_VALUES`] values or [`MAX_SECRET_BYTES`] bytes there, is not `complete`.
+    pub(crate) fn find(body: &[u8], paths: &[&str]) -> BodySecrets {
+        let mut found = BodySecrets {
+            complete: true,
+            ..BodySecrets::default()
+        };
+        if paths.is_empty() {
+            return found;
+        }
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+            found.complete = false;
+            return found;
+        };
+        for path in paths {
+            let segments: Vec<&str> = path.split('.').collect();
+            found.under_path(&value, &segments);
+        }
+        found
     }
 
-    /// `text` with the key replaced by `[redacted]`.
-    pub(crate) fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if !self.0.is_empty() && text.contains(&*self.0) {
-            text.replace(&*self.0, REDACTED).into()
-        } else {
-            text.into()
+    fn under_path(&mut self, value: &serde_json::Value, segments: &[&str]) {
+        let Some((first, rest)) = segments.split_first() else {
+            self.strings(value);
+            return;
+        };
+        let name = first.trim_end_matches("[]");
+        let arrays = (first.len() - name.len()) / 2;
+        let mut nodes: Vec<&serde_json::Value> = match (name, value) {
+            ("", _) => vec![value],
+            ("*", serde_json::Value::Object(map)) => map.values().collect(),
+            (name, serde_json::Value::Object(map)) => map.get(name).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        for _ in 0..arrays {
+            // An element where an array was declared is searched as it is: more is redacted,
+            // never less.
+            nodes = nodes
+                .into_iter()
+                .flat_map(|node| match node {
+                    serde_json::Value::Array(items) => items.iter().collect(),
+                    other => vec![other],
+                })
+                .collect();
+        }
+        for node in nodes {
+            self.under_path(node, rest);
         }
     }
+
+    /// Every string at any depth of `value`.
+    fn strings(&mut self, value: &serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) if !s.is_empty() => {
+                if self.values.len() >= MAX_SECRET_VALUES
+                    || self.bytes.saturating_add(s.len()) > MAX_SECRET_BYTES
+                {
+                    self.complete = false;
+                    return;
+                }
+                self.bytes += s.len();
+                self.values.push(s.clone());
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| self.strings(v)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| self.strings(v)),
+            _ => {}
+        }
+    }
+}
+
+impl Redactor {
+    fn new(key: &str) -> Self {
+        Redactor {
+            secrets: Arc::from(forms(key)),
+            hide_body: false,
+        }
+    }
+
+    /// This redactor, also removing the secrets of a body (see [`BodySecrets`]); when they
+    /// could not all be located, errors from that body keep no copy of it.
+    pub(crate) fn with_body(&self, found: BodySecrets) -> Redactor {
+        if found.values.is_empty() && found.complete {
+            return self.clone();
+        }
+        let mut secrets: Vec<Box<str>> = self.secrets.iter().cloned().collect();
+        for value in &found.values {
+            secrets.extend(forms(value));
+        }
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+        Redactor {
+            secrets: secrets.into(),
+            hide_body: self.hide_body || !found.complete,
+        }
+    }
+
+    /// `error` with every secret replaced by `[redacted]` everywhere it holds text.
+    pub(crate) fn scrub(&self, error: Error) -> Error {
+        error.scrub(&self.secrets, self.hide_body)
+    }
+
+    /// `text` with every secret replaced by `[redacted]`.
+    pub(crate) fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        redact(text, &self.secrets)
+    }
+}
+
+/// `secret` as sent, JSON-escaped and `{:?}`-escaped (without the quotes), distinct and
+/// non-empty.
+fn forms(secret: &str) -> Vec<Box<str>> {
+    let mut out: Vec<Box<str>> = Vec::new();
+    if secret.is_empty() {
+        return out;
+    }
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let debug = format!("{secret:?}");
+    for form in [
+        secret,
+        json.get(1..json.len().saturating_sub(1)).unwrap_or(""),
+        debug.get(1..debug.len().saturating_sub(1)).unwrap_or(""),
+    ] {
+        if !form.is_empty() && !out.iter().any(|f| &**f == form) {
+            out.push(form.into());
+        }
+    }
+    out
 }
 
 impl fmt::Debug for Redactor {
@@ -198,6 +339,84 @@ mod tests {
             assert!(text.contains("DECK_BASE_URL"), "{text}");
             assert!(!text.contains("sk_live_secret"), "{text}");
         }
+    }
+
+    #[test]
+    fn body_secrets_follow_paths_arrays_maps_and_every_string_below() {
+        let body = br#"{
+            "auth": {"user": "ann", "password": "pw-1", "n": 5, "nested": [{"pin": "p-2"}]},
+            "data": [{"hook": {"secret": "s-1"}}, {"hook": {"secret": "s-2"}}, {"hook": null}],
+            "maps": {"a": {"secret": "m-1"}, "b": {"secret": "m-2"}},
+            "one": {"secret": "not-an-array"},
+            "other": "visible"
+        }"#;
+        let found = BodySecrets::find(
+            body,
+            &[
+                "auth",
+                "data[].hook.secret",
+                "maps.*.secret",
+                "one[].secret",
+                "absent.x",
+            ],
+        );
+        assert!(found.complete);
+        assert_eq!(
+            found.values,
+            [
+                "ann",
+                "pw-1",
+                "p-2",
+                "s-1",
+                "s-2",
+                "m-1",
+                "m-2",
+                "not-an-array"
+            ]
+        );
+        let whole = BodySecrets::find(br#"{"a": ["x", {"b": "y"}]}"#, &[""]);
+        assert_eq!(whole.values, ["x", "y"]);
+        assert!(BodySecrets::find(b"", &[]).complete);
+        assert!(!BodySecrets::find(b"{\"token\": \"cut", &["token"]).complete);
+    }
+
+    #[test]
+    fn body_secrets_are_capped() {
+        let many: Vec<String> = (0..=MAX_SECRET_VALUES).map(|i| format!("v{i}")).collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "s": many })).unwrap();
+        let found = BodySecrets::find(&body, &["s"]);
+        assert!(!found.complete);
+        assert_eq!(found.values.len(), MAX_SECRET_VALUES);
+        let big = "x".repeat(MAX_SECRET_BYTES + 1);
+        let body = serde_json::to_vec(&serde_json::json!({ "s": [big] })).unwrap();
+        let found = BodySecrets::find(&body, &["s"]);
+        assert!(!found.complete && found.values.is_empty());
+    }
+
+    #[test]
+    fn a_redactor_finds_secrets_as_sent_and_as_escaped() {
+        let base = BaseUrl::parse("https://api.deck.co/v2", "base URL").unwrap();
+        let boundary = KeyBoundary::new(base, HeaderValue::from_static("Bearer sk_live_unit"));
+        let body = br#"{"auth": {"password": "pa\"ss\\word-1"}}"#;
+        let redactor = boundary
+            .redactor()
+            .with_body(BodySecrets::find(body, &["auth"]));
+        for text in [
+            r#"raw pa"ss\word-1 here"#,
+            r#"json "pa\"ss\\word-1" here"#,
+            "key sk_live_unit here",
+        ] {
+            let clean = redactor.text(text);
+            assert!(
+                clean.contains("[redacted]") && !clean.contains("word-1"),
+                "{clean}"
+            );
+            assert!(!clean.contains("sk_live"), "{clean}");
+        }
+        assert_eq!(redactor.text("nothing"), "nothing");
+        assert!(!redactor.hide_body);
+        let unsearchable = redactor.with_body(BodySecrets::find(b"not json", &["auth"]));
+        assert!(unsearchable.hide_body);
     }
 
     #[test]

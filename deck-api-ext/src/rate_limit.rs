@@ -12,7 +12,11 @@
 //! The limiter keeps the times of the permits it granted within the last window. A request is let
 //! through only while fewer than the allowed number were granted in the window before it, so **no
 //! window of that length ever holds more than the budget** — unlike a token bucket, whose full
-//! burst plus a window of refill lets twice the budget through. A small margin
+//! burst plus a window of refill lets twice the budget through. Within that cap permits are also
+//! **paced**: they go out evenly at the allowed rate, at most a tenth of the allowance at once
+//! ahead of that schedule (GCRA). A client that spent its whole allowance in a burst would make
+//! clients sharing the budget race for it, and each would then judge its share from a race it
+//! happened to lose. A small margin
 //! ([`RateLimit::margin`], default 2 %) absorbs the difference between when the client sends and
 //! when Deck counts.
 //!
@@ -172,6 +176,18 @@ impl fmt::Debug for RateLimit {
 /// The share of the ceiling regained per window's worth of successes after a decrease.
 const RECOVERY_STEP: f64 = 0.05;
 
+/// The share of the allowed permits that may go out at once, ahead of the even schedule.
+const BURST_SHARE: usize = 10;
+
+/// The even spacing of `allowed` permits over `window`, and how far ahead of that schedule a
+/// burst may run (a tenth of the allowed permits, at least one).
+fn pacing(window: Duration, allowed: usize) -> (Duration, Duration) {
+    let allowed = u32::try_from(allowed.max(1)).unwrap_or(u32::MAX);
+    let spacing = window / allowed;
+    let burst = (allowed as usize / BURST_SHARE).max(1) - 1;
+    (spacing, spacing * u32::try_from(burst).unwrap_or(u32::MAX))
+}
+
 /// Why no permit was granted.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct PermitTooLate {
@@ -196,6 +212,9 @@ struct State {
     successes: u32,
     /// Grants since the last decrease (a decrease needs a window's worth in between).
     since_decrease: u32,
+    /// The pacing schedule (GCRA's theoretical arrival time): the instant the next permit would
+    /// be due if permits went out evenly at `allowed` per window.
+    paced_until: Option<Instant>,
     last_throttle_event: Option<Instant>,
 }
 
@@ -209,6 +228,7 @@ impl Limiter {
                 allowed: ceiling,
                 successes: 0,
                 since_decrease: u32::MAX,
+                paced_until: None,
                 last_throttle_event: None,
             }),
             config,
@@ -250,14 +270,25 @@ impl Limiter {
                 let mut state = self.state();
                 prune(&mut state.granted, now, window);
                 let allowed = state.allowed.floor().max(1.0) as usize;
-                if state.granted.len() < allowed {
+                let (spacing, burst) = pacing(window, allowed);
+                // Pacing: ahead of the even schedule by at most the burst allowance.
+                let paced = state
+                    .paced_until
+                    .map_or(now, |due| due.checked_sub(burst).unwrap_or(now).max(now));
+                if state.granted.len() < allowed && paced <= now {
                     state.granted.push_back(now);
+                    state.paced_until =
+                        Some(state.paced_until.map_or(now, |due| due.max(now)) + spacing);
                     state.since_decrease = state.since_decrease.saturating_add(1);
                     return Ok(now.duration_since(started));
                 }
                 // The permit that frees a slot: the one `allowed` places from the newest.
-                let index = state.granted.len() - allowed;
-                let wake = state.granted[index] + window;
+                let freed = if state.granted.len() < allowed {
+                    now
+                } else {
+                    state.granted[state.granted.len() - allowed] + window
+                };
+                let wake = freed.max(paced);
                 let quiet = state
                     .last_throttle_event
                     .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1));
@@ -410,21 +441,27 @@ mod tests {
                 .count();
             assert!(in_window <= 10, "window from permit {i} holds {in_window}");
         }
-        // 35 permits at 10 per second: the last one after three full windows.
-        assert_eq!(times[34], Duration::from_secs(3));
+        // 10 per second with a burst allowance of one: paced every 100 ms.
+        assert_eq!(times[34], Duration::from_millis(3400));
+        assert!(
+            times
+                .windows(2)
+                .all(|w| w[1] - w[0] == Duration::from_millis(100))
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_permit_beyond_the_deadline_fails_at_once() {
         let limiter = Limiter::new(RateLimit::per(2, Duration::from_secs(10)).margin(0.0));
         limiter.acquire(None).await.unwrap();
-        limiter.acquire(None).await.unwrap();
+        // Two per 10 s are paced 5 s apart.
+        assert_eq!(limiter.acquire(None).await.unwrap(), Duration::from_secs(5));
         let start = Instant::now();
         let err = limiter
             .acquire(Some(start + Duration::from_secs(3)))
             .await
             .unwrap_err();
-        assert_eq!(err.wait, Duration::from_secs(10));
+        assert_eq!(err.wait, Duration::from_secs(5));
         assert_eq!(start.elapsed(), Duration::ZERO, "no waiting for nothing");
     }
 
@@ -464,6 +501,26 @@ mod tests {
         }
         limiter.on_rate_limited();
         assert_eq!(limiter.allowed(), 30.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tenth_of_the_allowance_goes_at_once_then_permits_are_paced() {
+        let limiter = Limiter::new(RateLimit::per(100, Duration::from_secs(10)).margin(0.0));
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            limiter.acquire(None).await.unwrap();
+            times.push(start.elapsed());
+        }
+        assert!(times[..10].iter().all(|t| t.is_zero()), "{times:?}");
+        for (k, t) in times.iter().enumerate().skip(10) {
+            // Permit k is due at k × 100 ms, at most 9 spacings early.
+            assert_eq!(
+                *t,
+                Duration::from_millis(100) * (k as u32 - 9),
+                "permit {k}"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

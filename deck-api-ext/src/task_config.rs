@@ -115,6 +115,15 @@ impl From<StorageConfig> for Option<types::StorageConfig> {
     }
 }
 
+/// Lets the generated update builder take a [`StorageConfig`] directly, as a value to set:
+/// `UpdateTaskRequest::builder().storage(StorageConfig::enabled())` (its `storage` is a
+/// [`Patch`](deck_api::patch::Patch), which can also be `Patch::Clear`).
+impl From<StorageConfig> for deck_api::patch::Patch<types::StorageConfig> {
+    fn from(config: StorageConfig) -> Self {
+        deck_api::patch::Patch::Set(config.into())
+    }
+}
+
 impl From<types::StorageConfig> for StorageConfig {
     /// Reads a task's configuration (e.g. `GetTaskResponse::storage`); an absent `enabled` reads
     /// as off.

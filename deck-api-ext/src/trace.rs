@@ -7,7 +7,9 @@
 //! from failed responses, whose bodies the executor buffers; for successes it is recorded when a
 //! `x-request-id` or `request-id` header carries it, and is otherwise the `request_id` field of
 //! the decoded response). Nothing here sees the API key: the `Authorization` header is never
-//! read, and no header or body is logged.
+//! read, and no header or body is logged. The request id and error code it records from a
+//! response have passed through the call's `Redactor` (the executor), which removes the key and
+//! the values of the operation's secret fields a server may have echoed there.
 
 use std::time::Duration;
 

@@ -45,7 +45,7 @@ pub mod types {
         }
     }
     ///Request body for creating a credential.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     #[non_exhaustive]
     pub struct CreateCredentialRequest {
         ///Structure depends on `auth_method`. For `username_password`, pass `{ "username": "...", "password": "..." }`; extra login values go in `source_fields` (keys matching `^[a-z][a-z0-9_]{0,63}$`, at most 10). Secret: never printed by this client.
@@ -123,25 +123,25 @@ pub mod types {
         }
     }
     ///Request body for creating an event destination: name, type, events, and exactly one type-specific configuration object whose property name matches type.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     #[non_exhaustive]
     pub struct CreateEventDestinationRequest {
-        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_eventbridge: ::serde_json::Map<
             ::std::string::String,
             ::serde_json::Value,
         >,
-        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_kinesis: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_s3: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_sqs: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub azure_servicebus: ::serde_json::Map<
             ::std::string::String,
@@ -150,15 +150,15 @@ pub mod types {
         ///Event types to deliver. Use `["*"]` to subscribe to all; `*` cannot be combined with specific types and the list must not be empty.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub events: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub gcp_pubsub: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub hookdeck: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///Display name.
         pub name: ::std::string::String,
-        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub rabbitmq: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
@@ -172,7 +172,7 @@ pub mod types {
         }
     }
     ///A session token for the Auth Component.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     #[non_exhaustive]
     pub struct CreateSessionTokenResponse {
         ///ISO 8601 timestamp of when the resource was created.
@@ -2026,8 +2026,8 @@ pub mod types {
     #[non_exhaustive]
     pub struct UpdateAgentRequest {
         ///Description of the agent's purpose. Set to null to remove it.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub description: crate::patch::Patch<::std::string::String>,
         ///Display name for the agent.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
@@ -2038,15 +2038,15 @@ pub mod types {
         }
     }
     ///Request body for updating a credential. Only include fields you want to change.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default)]
     #[non_exhaustive]
     pub struct UpdateCredentialRequest {
         ///Updated credentials payload. Secret: never printed by this client.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub auth_credentials: ::std::option::Option<::serde_json::Value>,
         ///An identifier from your system. Set to null to remove the mapping.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub external_id: ::std::option::Option<UpdateCredentialRequestExternalId>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub external_id: crate::patch::Patch<UpdateCredentialRequestExternalId>,
     }
     impl UpdateCredentialRequest {
         pub fn builder() -> builder::UpdateCredentialRequest {
@@ -2111,25 +2111,25 @@ pub mod types {
         }
     }
     ///Request body for updating an event destination. Only include fields you want to change.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default)]
     #[non_exhaustive]
     pub struct UpdateEventDestinationRequest {
-        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon EventBridge (`event_bus_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_eventbridge: ::serde_json::Map<
             ::std::string::String,
             ::serde_json::Value,
         >,
-        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon Kinesis (`stream_name`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_kinesis: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon S3 (`bucket`, `region`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_s3: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Amazon SQS (`queue_url`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub aws_sqs: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Azure Service Bus (`name`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub azure_servicebus: ::serde_json::Map<
             ::std::string::String,
@@ -2138,16 +2138,16 @@ pub mod types {
         ///Event types to deliver. Use `["*"]` to subscribe to all; `*` cannot be combined with specific types and the list must not be empty.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub events: ::std::vec::Vec<::std::string::String>,
-        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Google Pub/Sub (`project_id`, `topic`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub gcp_pubsub: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///Hookdeck (`token` in requests) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub hookdeck: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///Display name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
-        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name.
+        ///RabbitMQ (`exchange`, `server_url`) configuration (and its credential fields, in requests), present when `type` is the property's name. Secret in requests (it carries the destination's credentials): never printed by this client.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub rabbitmq: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///`active` or `inactive`.
@@ -2166,8 +2166,8 @@ pub mod types {
     #[non_exhaustive]
     pub struct UpdateSourceRequest {
         ///Display name for the source. Set to null to remove it.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub name: crate::patch::Patch<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub website: ::std::option::Option<SourceWebsite>,
     }
@@ -2181,26 +2181,26 @@ pub mod types {
     #[non_exhaustive]
     pub struct UpdateTaskRequest {
         ///Enable document extraction on captured files.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub extraction: ::std::option::Option<bool>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub extraction: crate::patch::Patch<bool>,
         ///JSON Schema defining the expected input for task runs.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub input_schema: ::std::option::Option<::serde_json::Value>,
         ///Display name for the task.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub name: crate::patch::Patch<::std::string::String>,
         ///JSON Schema defining the expected output for task runs.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub output_schema: ::std::option::Option<::serde_json::Value>,
         ///Instructions for the agent.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub prompt: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub prompt: crate::patch::Patch<::std::string::String>,
         ///Execution settings (`timeout_seconds`).
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub settings: ::std::option::Option<TaskSettings>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub settings: crate::patch::Patch<TaskSettings>,
         ///Storage configuration for file capture during task execution. Supports `enabled`, `extraction`, `extraction_schema`, and `deduplication`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub storage: ::std::option::Option<StorageConfig>,
+        #[serde(default, skip_serializing_if = "crate::patch::Patch::is_unchanged")]
+        pub storage: crate::patch::Patch<StorageConfig>,
     }
     impl UpdateTaskRequest {
         pub fn builder() -> builder::UpdateTaskRequest {
@@ -2238,7 +2238,7 @@ pub mod types {
         }
     }
     ///Webhook endpoint configuration.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default)]
     #[non_exhaustive]
     pub struct WebhookDestinationConfig {
         ///JSON-encoded object of additional headers.
@@ -2416,7 +2416,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct CreateCredentialRequest {
             auth_credentials: ::std::result::Result<
                 ::std::option::Option<::serde_json::Value>,
@@ -2524,7 +2524,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct CreateEventDestinationRequest {
             aws_eventbridge: ::std::result::Result<
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -2803,7 +2803,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct CreateSessionTokenResponse {
             created_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -8547,7 +8547,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct UpdateAgentRequest {
             description: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                crate::patch::Patch<::std::string::String>,
                 ::std::string::String,
             >,
             name: ::std::result::Result<
@@ -8566,7 +8566,7 @@ pub mod types {
         impl UpdateAgentRequest {
             pub fn description<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.description = value
@@ -8608,14 +8608,14 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct UpdateCredentialRequest {
             auth_credentials: ::std::result::Result<
                 ::std::option::Option<::serde_json::Value>,
                 ::std::string::String,
             >,
             external_id: ::std::result::Result<
-                ::std::option::Option<super::UpdateCredentialRequestExternalId>,
+                crate::patch::Patch<super::UpdateCredentialRequestExternalId>,
                 ::std::string::String,
             >,
         }
@@ -8645,7 +8645,7 @@ pub mod types {
             pub fn external_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::option::Option<super::UpdateCredentialRequestExternalId>,
+                    crate::patch::Patch<super::UpdateCredentialRequestExternalId>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -8678,7 +8678,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct UpdateEventDestinationRequest {
             aws_eventbridge: ::std::result::Result<
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -8959,7 +8959,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct UpdateSourceRequest {
             name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                crate::patch::Patch<::std::string::String>,
                 ::std::string::String,
             >,
             website: ::std::result::Result<
@@ -8978,7 +8978,7 @@ pub mod types {
         impl UpdateSourceRequest {
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -9024,7 +9024,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct UpdateTaskRequest {
             extraction: ::std::result::Result<
-                ::std::option::Option<bool>,
+                crate::patch::Patch<bool>,
                 ::std::string::String,
             >,
             input_schema: ::std::result::Result<
@@ -9032,7 +9032,7 @@ pub mod types {
                 ::std::string::String,
             >,
             name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                crate::patch::Patch<::std::string::String>,
                 ::std::string::String,
             >,
             output_schema: ::std::result::Result<
@@ -9040,15 +9040,15 @@ pub mod types {
                 ::std::string::String,
             >,
             prompt: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                crate::patch::Patch<::std::string::String>,
                 ::std::string::String,
             >,
             settings: ::std::result::Result<
-                ::std::option::Option<super::TaskSettings>,
+                crate::patch::Patch<super::TaskSettings>,
                 ::std::string::String,
             >,
             storage: ::std::result::Result<
-                ::std::option::Option<super::StorageConfig>,
+                crate::patch::Patch<super::StorageConfig>,
                 ::std::string::String,
             >,
         }
@@ -9068,7 +9068,7 @@ pub mod types {
         impl UpdateTaskRequest {
             pub fn extraction<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<bool>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.extraction = value
@@ -9092,7 +9092,7 @@ pub mod types {
             }
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -9116,7 +9116,7 @@ pub mod types {
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -9128,7 +9128,7 @@ pub mod types {
             }
             pub fn settings<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::TaskSettings>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<super::TaskSettings>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.settings = value
@@ -9140,7 +9140,7 @@ pub mod types {
             }
             pub fn storage<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::StorageConfig>>,
+                T: ::std::convert::TryInto<crate::patch::Patch<super::StorageConfig>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.storage = value
@@ -9311,7 +9311,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct WebhookDestinationConfig {
             custom_headers: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -9398,6 +9398,162 @@ pub mod types {
                 }
             }
         }
+        impl ::std::fmt::Debug for CreateCredentialRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateCredentialRequest")
+                    .field(
+                        "auth_credentials",
+                        &self
+                            .auth_credentials
+                            .as_ref()
+                            .map(|v| v.as_ref().map(|_| crate::sensitive::Redacted)),
+                    )
+                    .field("auth_method", &self.auth_method)
+                    .field("external_id", &self.external_id)
+                    .field("source_id", &self.source_id)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for CreateEventDestinationRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateEventDestinationRequest")
+                    .field(
+                        "aws_eventbridge",
+                        &self
+                            .aws_eventbridge
+                            .as_ref()
+                            .map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_kinesis",
+                        &self.aws_kinesis.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_s3",
+                        &self.aws_s3.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_sqs",
+                        &self.aws_sqs.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "azure_servicebus",
+                        &self
+                            .azure_servicebus
+                            .as_ref()
+                            .map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("events", &self.events)
+                    .field(
+                        "gcp_pubsub",
+                        &self.gcp_pubsub.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "hookdeck",
+                        &self.hookdeck.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("name", &self.name)
+                    .field(
+                        "rabbitmq",
+                        &self.rabbitmq.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("type_", &self.type_)
+                    .field("webhook", &self.webhook)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for CreateSessionTokenResponse {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateSessionTokenResponse")
+                    .field("created_at", &self.created_at)
+                    .field("expires_at", &self.expires_at)
+                    .field("id", &self.id)
+                    .field("object", &self.object)
+                    .field("request_id", &self.request_id)
+                    .field(
+                        "token",
+                        &self.token.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for UpdateCredentialRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("UpdateCredentialRequest")
+                    .field(
+                        "auth_credentials",
+                        &self
+                            .auth_credentials
+                            .as_ref()
+                            .map(|v| v.as_ref().map(|_| crate::sensitive::Redacted)),
+                    )
+                    .field("external_id", &self.external_id)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for UpdateEventDestinationRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("UpdateEventDestinationRequest")
+                    .field(
+                        "aws_eventbridge",
+                        &self
+                            .aws_eventbridge
+                            .as_ref()
+                            .map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_kinesis",
+                        &self.aws_kinesis.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_s3",
+                        &self.aws_s3.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "aws_sqs",
+                        &self.aws_sqs.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "azure_servicebus",
+                        &self
+                            .azure_servicebus
+                            .as_ref()
+                            .map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("events", &self.events)
+                    .field(
+                        "gcp_pubsub",
+                        &self.gcp_pubsub.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field(
+                        "hookdeck",
+                        &self.hookdeck.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("name", &self.name)
+                    .field(
+                        "rabbitmq",
+                        &self.rabbitmq.as_ref().map(|_| crate::sensitive::Redacted),
+                    )
+                    .field("status", &self.status)
+                    .field("webhook", &self.webhook)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for WebhookDestinationConfig {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("WebhookDestinationConfig")
+                    .field("custom_headers", &self.custom_headers)
+                    .field(
+                        "secret",
+                        &self
+                            .secret
+                            .as_ref()
+                            .map(|v| v.as_ref().map(|_| crate::sensitive::Redacted)),
+                    )
+                    .field("url", &self.url)
+                    .finish()
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -9429,6 +9585,114 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for crate::patch::Patch<UpdateCredentialRequestExternalId> {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            <UpdateCredentialRequestExternalId as ::std::convert::TryFrom<
+                &str,
+            >>::try_from(value)
+                .map(crate::patch::Patch::Set)
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for crate::patch::Patch<UpdateCredentialRequestExternalId> {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            <UpdateCredentialRequestExternalId as ::std::convert::TryFrom<
+                ::std::string::String,
+            >>::try_from(value)
+                .map(crate::patch::Patch::Set)
+        }
+    }
+    impl ::std::fmt::Debug for CreateCredentialRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateCredentialRequest")
+                .field(
+                    "auth_credentials",
+                    &self.auth_credentials.as_ref().map(|_| crate::sensitive::Redacted),
+                )
+                .field("auth_method", &self.auth_method)
+                .field("external_id", &self.external_id)
+                .field("source_id", &self.source_id)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for CreateEventDestinationRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateEventDestinationRequest")
+                .field("aws_eventbridge", &crate::sensitive::Redacted)
+                .field("aws_kinesis", &crate::sensitive::Redacted)
+                .field("aws_s3", &crate::sensitive::Redacted)
+                .field("aws_sqs", &crate::sensitive::Redacted)
+                .field("azure_servicebus", &crate::sensitive::Redacted)
+                .field("events", &self.events)
+                .field("gcp_pubsub", &crate::sensitive::Redacted)
+                .field("hookdeck", &crate::sensitive::Redacted)
+                .field("name", &self.name)
+                .field("rabbitmq", &crate::sensitive::Redacted)
+                .field("type_", &self.type_)
+                .field("webhook", &self.webhook)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for CreateSessionTokenResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateSessionTokenResponse")
+                .field("created_at", &self.created_at)
+                .field("expires_at", &self.expires_at)
+                .field("id", &self.id)
+                .field("object", &self.object)
+                .field("request_id", &self.request_id)
+                .field("token", &crate::sensitive::Redacted)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for UpdateCredentialRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("UpdateCredentialRequest")
+                .field(
+                    "auth_credentials",
+                    &self.auth_credentials.as_ref().map(|_| crate::sensitive::Redacted),
+                )
+                .field("external_id", &self.external_id)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for UpdateEventDestinationRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("UpdateEventDestinationRequest")
+                .field("aws_eventbridge", &crate::sensitive::Redacted)
+                .field("aws_kinesis", &crate::sensitive::Redacted)
+                .field("aws_s3", &crate::sensitive::Redacted)
+                .field("aws_sqs", &crate::sensitive::Redacted)
+                .field("azure_servicebus", &crate::sensitive::Redacted)
+                .field("events", &self.events)
+                .field("gcp_pubsub", &crate::sensitive::Redacted)
+                .field("hookdeck", &crate::sensitive::Redacted)
+                .field("name", &self.name)
+                .field("rabbitmq", &crate::sensitive::Redacted)
+                .field("status", &self.status)
+                .field("webhook", &self.webhook)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for WebhookDestinationConfig {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("WebhookDestinationConfig")
+                .field("custom_headers", &self.custom_headers)
+                .field(
+                    "secret",
+                    &self.secret.as_ref().map(|_| crate::sensitive::Redacted),
+                )
+                .field("url", &self.url)
+                .finish()
         }
     }
 }
@@ -14996,6 +15260,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/task-runs/{run_id}/storage";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfListStorageItemResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15016,6 +15281,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/agents";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15035,6 +15301,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/agents";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15048,6 +15315,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/agents/{agent_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15061,6 +15329,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/agents/{agent_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15074,6 +15343,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/agents/{agent_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetAgentResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15087,6 +15357,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/credentials";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15107,6 +15378,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/credentials";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &["auth_credentials"],
+            response: &[],
+        };
         type Response = types::GetCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15121,6 +15396,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/credentials/{credential_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15134,6 +15410,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/credentials/{credential_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15148,6 +15425,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/credentials/{credential_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &["auth_credentials"],
+            response: &[],
+        };
         type Response = types::GetCredentialResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15162,6 +15443,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/event-destinations";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["data[].webhook.secret"],
+        };
         type Response = types::PaginatedResponseOfEventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15182,6 +15467,20 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/event-destinations";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &[
+                "aws_eventbridge",
+                "aws_kinesis",
+                "aws_s3",
+                "aws_sqs",
+                "azure_servicebus",
+                "gcp_pubsub",
+                "hookdeck",
+                "rabbitmq",
+                "webhook.secret",
+            ],
+            response: &["webhook.secret"],
+        };
         type Response = types::EventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15196,6 +15495,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/event-destinations/{destination_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["webhook.secret"],
+        };
         type Response = types::EventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15210,6 +15513,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/event-destinations/{destination_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteEventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15224,6 +15528,20 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/event-destinations/{destination_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &[
+                "aws_eventbridge",
+                "aws_kinesis",
+                "aws_s3",
+                "aws_sqs",
+                "azure_servicebus",
+                "gcp_pubsub",
+                "hookdeck",
+                "rabbitmq",
+                "webhook.secret",
+            ],
+            response: &["webhook.secret"],
+        };
         type Response = types::EventDestinationResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15238,6 +15556,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/event-destinations/{destination_id}/event-deliveries";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfEventDeliveryResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15258,6 +15577,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/events";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetEventResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15277,6 +15597,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/events/{event_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetEventResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15290,6 +15611,10 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/token";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["token"],
+        };
         type Response = types::CreateSessionTokenResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15304,6 +15629,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/sessions/{session_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSessionResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15317,6 +15643,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/sessions/{session_id}/end";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSessionResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15330,6 +15657,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/sources";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15349,6 +15677,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/sources";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15362,6 +15691,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/sources/{source_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15375,6 +15705,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/sources/{source_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15388,6 +15719,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/sources/{source_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetSourceResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15401,6 +15733,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/storage/{storage_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetStorageItemResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15415,6 +15748,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/storage/{storage_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteStorageItemResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15429,6 +15763,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/task-runs/{run_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15442,6 +15777,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/task-runs";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15461,6 +15797,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/task-runs/{run_id}/cancel";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15474,6 +15811,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/task-runs/{run_id}/interaction";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15488,6 +15826,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/tasks";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::PaginatedResponseOfGetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15507,6 +15846,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/tasks";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15520,6 +15860,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/tasks/{task_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15533,6 +15874,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::DELETE;
         const PATH: &'static str = "/tasks/{task_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::DeleteTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15546,6 +15888,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::PATCH;
         const PATH: &'static str = "/tasks/{task_id}";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15559,6 +15902,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/tasks/{task_id}/run";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskRunResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15572,6 +15916,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::POST;
         const PATH: &'static str = "/tasks/{task_id}/reset";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTaskResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15585,6 +15930,7 @@ pub mod builder {
         const METHOD: ::reqwest::Method = ::reqwest::Method::GET;
         const PATH: &'static str = "/test";
         const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::Json;
+        const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = crate::sensitive::SensitivePaths::NONE;
         type Response = types::GetTestResponse;
         fn client(&self) -> &'a super::Client {
             self.client
@@ -15607,6 +15953,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/task-runs/{run_id}/storage",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listAgents",
@@ -15614,6 +15961,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/agents",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createAgent",
@@ -15621,6 +15969,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/agents",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getAgent",
@@ -15628,6 +15977,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/agents/{agent_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteAgent",
@@ -15635,6 +15985,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/agents/{agent_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateAgent",
@@ -15642,6 +15993,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/agents/{agent_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listCredentials",
@@ -15649,6 +16001,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/credentials",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createCredential",
@@ -15656,6 +16009,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/credentials",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &["auth_credentials"],
+            response: &[],
+        },
     },
     crate::operation::OperationMeta {
         id: "getCredential",
@@ -15663,6 +16020,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/credentials/{credential_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteCredential",
@@ -15670,6 +16028,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/credentials/{credential_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateCredential",
@@ -15677,6 +16036,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/credentials/{credential_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &["auth_credentials"],
+            response: &[],
+        },
     },
     crate::operation::OperationMeta {
         id: "listEventDestinations",
@@ -15684,6 +16047,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/event-destinations",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["data[].webhook.secret"],
+        },
     },
     crate::operation::OperationMeta {
         id: "createEventDestination",
@@ -15691,6 +16058,20 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/event-destinations",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &[
+                "aws_eventbridge",
+                "aws_kinesis",
+                "aws_s3",
+                "aws_sqs",
+                "azure_servicebus",
+                "gcp_pubsub",
+                "hookdeck",
+                "rabbitmq",
+                "webhook.secret",
+            ],
+            response: &["webhook.secret"],
+        },
     },
     crate::operation::OperationMeta {
         id: "getEventDestination",
@@ -15698,6 +16079,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/event-destinations/{destination_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["webhook.secret"],
+        },
     },
     crate::operation::OperationMeta {
         id: "deleteEventDestination",
@@ -15705,6 +16090,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/event-destinations/{destination_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateEventDestination",
@@ -15712,6 +16098,20 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/event-destinations/{destination_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &[
+                "aws_eventbridge",
+                "aws_kinesis",
+                "aws_s3",
+                "aws_sqs",
+                "azure_servicebus",
+                "gcp_pubsub",
+                "hookdeck",
+                "rabbitmq",
+                "webhook.secret",
+            ],
+            response: &["webhook.secret"],
+        },
     },
     crate::operation::OperationMeta {
         id: "listEventDeliveries",
@@ -15719,6 +16119,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/event-destinations/{destination_id}/event-deliveries",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listEvents",
@@ -15726,6 +16127,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/events",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getEvent",
@@ -15733,6 +16135,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/events/{event_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createSessionToken",
@@ -15740,6 +16143,10 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/token",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths {
+            request: &[],
+            response: &["token"],
+        },
     },
     crate::operation::OperationMeta {
         id: "getSession",
@@ -15747,6 +16154,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/sessions/{session_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "endSession",
@@ -15754,6 +16162,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/sessions/{session_id}/end",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listSources",
@@ -15761,6 +16170,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/sources",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createSource",
@@ -15768,6 +16178,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/sources",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getSource",
@@ -15775,6 +16186,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/sources/{source_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteSource",
@@ -15782,6 +16194,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/sources/{source_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateSource",
@@ -15789,6 +16202,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/sources/{source_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getStorageItem",
@@ -15796,6 +16210,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/storage/{storage_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteStorageItem",
@@ -15803,6 +16218,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/storage/{storage_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getTaskRun",
@@ -15810,6 +16226,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/task-runs/{run_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listTaskRuns",
@@ -15817,6 +16234,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/task-runs",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "cancelTaskRun",
@@ -15824,6 +16242,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/task-runs/{run_id}/cancel",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "submitTaskRunInteraction",
@@ -15831,6 +16250,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/task-runs/{run_id}/interaction",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "listTasks",
@@ -15838,6 +16258,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/tasks",
         list: true,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "createTask",
@@ -15845,6 +16266,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/tasks",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getTask",
@@ -15852,6 +16274,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/tasks/{task_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "deleteTask",
@@ -15859,6 +16282,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "DELETE",
         path: "/tasks/{task_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "updateTask",
@@ -15866,6 +16290,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "PATCH",
         path: "/tasks/{task_id}",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "runTask",
@@ -15873,6 +16298,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/tasks/{task_id}/run",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "resetTask",
@@ -15880,6 +16306,7 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "POST",
         path: "/tasks/{task_id}/reset",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
     crate::operation::OperationMeta {
         id: "getTest",
@@ -15887,5 +16314,6 @@ pub static OPERATIONS: &[crate::operation::OperationMeta] = &[
         method: "GET",
         path: "/test",
         list: false,
+        sensitive: crate::sensitive::SensitivePaths::NONE,
     },
 ];

@@ -1,12 +1,14 @@
 //! Hand-written: the traits `cargo xtask regen` implements for every generated builder.
 //!
 //! Each builder in [`crate::builder`] implements [`Operation`] (its operationId as the spec spells
-//! it, method, path template, response type, and a way to build its request without sending
-//! it); builders of cursor lists also implement [`List`]. The implementations are emitted by the
+//! it, method, path template, response type, where its bodies hold secrets, and a way to build
+//! its request without sending it); builders of cursor lists also implement [`List`]. The implementations are emitted by the
 //! xtask from the spec, never written per operation; `deck-api-ext` builds its typed `.call()`
 //! and `.paginate()` on them.
 
 use serde::de::DeserializeOwned;
+
+pub use crate::sensitive::SensitivePaths;
 
 /// What a successful response carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,9 @@ pub trait Operation<'a>: Sized + Send + 'a {
     const PATH: &'static str;
     /// What a success carries.
     const BODY: ResponseBody;
+    /// Where the request and response bodies hold secrets (`x-deck-sensitive` in the spec),
+    /// whose values must stay out of errors and traces; [`SensitivePaths::NONE`] for most.
+    const SENSITIVE_PATHS: SensitivePaths;
     /// The success body's type.
     type Response: DeserializeOwned + Send + 'static;
     /// The client this builder was made from.
@@ -63,6 +68,8 @@ pub struct OperationMeta {
     pub path: &'static str,
     /// Whether the builder implements [`List`].
     pub list: bool,
+    /// Where its bodies hold secrets (as [`Operation::SENSITIVE_PATHS`]).
+    pub sensitive: SensitivePaths,
 }
 
 /// The spec's operationId for progenitor's snake_case id, when the operation exists.

@@ -23,8 +23,8 @@
 //!   `cookie`) comes from the spec parameter with the same name up to case and punctuation;
 //!   `body` is the request body; anything else is `?`.
 //! - *Types*: the public structs and enums of the `types` module (not `types::builder` nor
-//!   `types::error`). A struct lists its `pub` named fields (`Option<T>` is optional, the rest
-//!   required), a one-field tuple struct is a `newtype`, an enum lists its variants.
+//!   `types::error`). A struct lists its `pub` named fields (`Option<T>` and `patch::Patch<T>`
+//!   are optional, the rest required), a one-field tuple struct is a `newtype`, an enum lists its variants.
 //! - *Roles*: `request` when a type is reachable (through `$ref`, transitively) from a request
 //!   body or a parameter, `response` when reachable from a response (including the error schema
 //!   `convert.rs` records in `x-deck-error-schema`), both, or `other`. Component schemas are
@@ -459,11 +459,12 @@ fn type_lines(
             Shape::Struct(fields) => {
                 lines.insert(format!("type {name} ({role})"));
                 for (field, ty) in fields {
-                    let required = if generic_arg(ty, "Option", 0).is_some() {
-                        "optional"
-                    } else {
-                        "required"
-                    };
+                    // `Patch<T>` (an update field that can be left out, cleared or set) is
+                    // optional like `Option<T>`.
+                    let optional = ["Option", "Patch"]
+                        .iter()
+                        .any(|w| generic_arg(ty, w, 0).is_some());
+                    let required = if optional { "optional" } else { "required" };
                     lines.insert(format!(
                         "type {name} ({role}) field {field}: {} ({required})",
                         type_str(ty)

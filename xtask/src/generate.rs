@@ -30,7 +30,8 @@ fn quote_path(path: &str) -> TokenStream {
 }
 
 /// Parses the converted document and generates formatted code, with the typed call surface
-/// emitted (`surface.rs`). `source` names the spec file in messages. Returns the code and
+/// (`surface.rs`), clearable update fields (`patch_fields.rs`) and redacted secrets
+/// (`sensitive.rs`) emitted. `source` names the spec file in messages. Returns the code and
 /// warnings.
 pub fn generate(spec: &Value, source: &str) -> Result<(String, Vec<String>), RegenError> {
     let openapi = parse_openapi(spec, source)?;
@@ -40,6 +41,8 @@ pub fn generate(spec: &Value, source: &str) -> Result<(String, Vec<String>), Reg
                 RegenError::new(source, format!("progenitor produced unparsable code: {e}"))
             })?;
             let warnings = crate::surface::emit(&mut file, spec, source)?;
+            crate::patch_fields::emit(&mut file, spec, source)?;
+            crate::sensitive::emit(&mut file, spec, source)?;
             Ok((format_file(&file), warnings))
         }
         Err(whole) => {

@@ -15,6 +15,8 @@ pub mod generate;
 pub mod hoist;
 pub mod output;
 pub mod overlay;
+pub mod patch_fields;
+pub mod sensitive;
 pub mod surface;
 
 pub use error::RegenError;

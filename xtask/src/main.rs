@@ -1,5 +1,6 @@
 //! `cargo xtask regen [--check] [--spec FILE] [--overlay DIR | --no-overlay] [--out FILE]
-//! [--api-md FILE] [--openapi FILE]` and `cargo xtask bench [--bench NAME]... [--list] [-- ARGS]`.
+//! [--api-md FILE] [--openapi FILE]`, `cargo xtask bench [--bench NAME]... [--list] [-- ARGS]` and
+//! `cargo xtask build-cost [--jobs N]`.
 //!
 //! regen writes three committed files: `deck-api/src/generated.rs`, `deck-api/API.md` (the public
 //! surface, one fact per line) and `deck-api/openapi.json` (the merged 3.1 document). Before
@@ -11,6 +12,7 @@
 //! generation). bench exit codes: 0 success, the first failing benchmark's code, 2 bad usage.
 
 mod bench;
+mod build_cost;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,7 +34,8 @@ const USAGE: &str =
   --api-md FILE     the public-surface report (default: deck-api/API.md)
   --openapi FILE    the merged document (default: deck-api/openapi.json)
 
-   or: cargo xtask bench [--bench NAME]... [--list] [-- ARGS]   (see cargo xtask bench --help)";
+   or: cargo xtask bench [--bench NAME]... [--list] [-- ARGS]   (see cargo xtask bench --help)
+   or: cargo xtask build-cost [--jobs N]   (see cargo xtask build-cost --help)";
 
 struct Args {
     check: bool,
@@ -159,6 +162,9 @@ fn main() -> ExitCode {
     }
     if argv.first().map(String::as_str) == Some("bench") {
         return bench::main(&root, &argv[1..]);
+    }
+    if argv.first().map(String::as_str) == Some("build-cost") {
+        return build_cost::main(&root, &argv[1..]);
     }
     let args = match parse_args(Path::new(""), &cwd, &argv) {
         Ok(a) => a,

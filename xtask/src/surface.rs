@@ -6,9 +6,9 @@
 //! | what | emitted | why |
 //! |---|---|---|
 //! | every builder's `send()` | split in two: `build_request()` (everything up to the finished `reqwest::Request`) and the rest of `send()`, which now calls it | the layer above sends requests itself (retries, capped bodies, deadlines, its own error type) without re-describing any operation |
-//! | every builder | `impl deck_api::operation::Operation` with the spec's operationId, method, path template, response type and `client()` | one typed `.call()` for every operation, errors that name the operation as the spec spells it |
+//! | every builder | `impl deck_api::operation::Operation` with the spec's operationId, method, path template, response type, `SENSITIVE_PATHS` (`sensitive.rs`) and `client()` | one typed `.call()` for every operation, errors that name the operation as the spec spells it |
 //! | builders of cursor lists | `impl deck_api::operation::List` with the item type and the `limit`/`cursor` parameter names and bounds | `.paginate()` for every list, detected from the spec's shape, not from names |
-//! | `pub static OPERATIONS` | one row per operation (spec id, progenitor's id, method, path, list or not) | hooks and tracing name the spec's operationId; coverage tests read it |
+//! | `pub static OPERATIONS` | one row per operation (spec id, progenitor's id, method, path, list or not, sensitive paths) | hooks and tracing name the spec's operationId; coverage tests read it |
 //! | every public struct and enum in `types` | `#[non_exhaustive]` | a new response field or enum value is additive at Deck, so it must be additive for Rust users too |
 //!
 //! A list operation is a `GET` with optional query parameters `limit` and `cursor` whose JSON
@@ -16,6 +16,7 @@
 
 use crate::error::RegenError;
 use crate::overlay::METHODS;
+use crate::sensitive::OperationSecrets;
 use crate::{fold_name, resolve_ref};
 use serde_json::Value;
 use syn::{Expr, ImplItem, Item, Stmt, Type};
@@ -31,6 +32,8 @@ pub struct SpecOperation {
     pub path: String,
     /// The list shape, when the operation is a cursor list.
     pub list: Option<ListShape>,
+    /// Where its bodies hold secrets (`sensitive.rs`).
+    pub sensitive: OperationSecrets,
 }
 
 /// How a cursor list is paged.
@@ -40,11 +43,12 @@ pub struct ListShape {
     pub limit_range: Option<(i64, i64)>,
 }
 
-/// Every operation of `spec`, in document order.
-pub fn spec_operations(spec: &Value) -> Vec<SpecOperation> {
+/// Every operation of `spec`, in document order. Errors name the operation whose secrets cannot
+/// be listed.
+pub fn spec_operations(spec: &Value) -> Result<Vec<SpecOperation>, String> {
     let mut out = Vec::new();
     let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
-        return out;
+        return Ok(out);
     };
     for (path, item) in paths {
         for method in METHODS {
@@ -65,15 +69,18 @@ pub fn spec_operations(spec: &Value) -> Vec<SpecOperation> {
                 )
                 .map(|p| resolve_ref(spec, p))
                 .collect();
+            let sensitive = crate::sensitive::operation_paths(spec, op)
+                .map_err(|e| format!("operation {id}: {e}"))?;
             out.push(SpecOperation {
                 id: id.to_string(),
                 method: method.to_uppercase(),
                 path: path.clone(),
                 list: list_shape(spec, method, op, &params),
+                sensitive,
             });
         }
     }
-    out
+    Ok(out)
 }
 
 fn list_shape(spec: &Value, method: &str, op: &Value, params: &[&Value]) -> Option<ListShape> {
@@ -124,7 +131,7 @@ struct Builder {
 pub fn emit(file: &mut syn::File, spec: &Value, source: &str) -> Result<Vec<String>, RegenError> {
     let err = |msg: String| RegenError::new(format!("{source}: generated code"), msg);
     let mut warnings = Vec::new();
-    let operations = spec_operations(spec);
+    let operations = spec_operations(spec).map_err(|e| RegenError::new(source, e))?;
 
     let types = module_items(file, "types").ok_or_else(|| err("no `types` module".into()))?;
     mark_non_exhaustive(types);
@@ -186,12 +193,13 @@ pub fn emit(file: &mut syn::File, spec: &Value, source: &str) -> Result<Vec<Stri
             .as_ref()
             .and_then(|_| list_items(&b.response, &types_snapshot));
         rows.push(format!(
-            "crate::operation::OperationMeta {{ id: {id:?}, progenitor_id: {pid:?}, method: {m:?}, path: {p:?}, list: {list} }}",
+            "crate::operation::OperationMeta {{ id: {id:?}, progenitor_id: {pid:?}, method: {m:?}, path: {p:?}, list: {list}, sensitive: {sensitive} }}",
             id = op.id,
             pid = b.progenitor_id,
             m = op.method,
             p = op.path,
             list = list_item.is_some(),
+            sensitive = op.sensitive.to_rust(),
         ));
         if is_raw {
             warnings.push(format!(
@@ -209,6 +217,7 @@ pub fn emit(file: &mut syn::File, spec: &Value, source: &str) -> Result<Vec<Stri
                 const METHOD: ::reqwest::Method = ::reqwest::Method::{method};
                 const PATH: &'static str = {path:?};
                 const BODY: crate::operation::ResponseBody = crate::operation::ResponseBody::{body};
+                const SENSITIVE_PATHS: crate::sensitive::SensitivePaths = {sensitive};
                 type Response = {response};
                 fn client(&self) -> &'a super::Client {{
                     self.client
@@ -220,6 +229,7 @@ pub fn emit(file: &mut syn::File, spec: &Value, source: &str) -> Result<Vec<Stri
             id = op.id,
             method = op.method,
             path = op.path,
+            sensitive = op.sensitive.to_rust(),
         ));
         if let (Some(shape), Some(item)) = (&op.list, list_item) {
             let range = match shape.limit_range {
@@ -258,7 +268,7 @@ pub fn emit(file: &mut syn::File, spec: &Value, source: &str) -> Result<Vec<Stri
     Ok(warnings)
 }
 
-fn module_items<'f>(file: &'f mut syn::File, name: &str) -> Option<&'f mut Vec<Item>> {
+pub(crate) fn module_items<'f>(file: &'f mut syn::File, name: &str) -> Option<&'f mut Vec<Item>> {
     file.items.iter_mut().find_map(|item| match item {
         Item::Mod(m) if m.ident == name => m.content.as_mut().map(|(_, items)| items),
         _ => None,
@@ -294,7 +304,7 @@ fn send_types(output: &syn::ReturnType) -> Option<(Type, Type)> {
 }
 
 /// The type arguments of `ty` when its last path segment is `name`.
-fn generic_args(ty: &Type, name: &str) -> Option<Vec<Type>> {
+pub(crate) fn generic_args(ty: &Type, name: &str) -> Option<Vec<Type>> {
     let Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
     if last.ident != name {

@@ -115,6 +115,7 @@ construct_snapshots!(
     int_or_string,
     open_enums,
     missing_ids_and_paths,
+    patch_and_secrets,
 );
 
 #[test]

@@ -110,7 +110,7 @@ pub(crate) async fn update_task(
         Ok(decoded) => decoded,
         Err(response) => return response,
     };
-    if matches!(&request.name, Some(name) if name.trim().is_empty()) {
+    if matches!(&request.name, deck_api::patch::Patch::Set(name) if name.trim().is_empty()) {
         return empty_field(&rid, "name");
     }
     // PATCH: absent fields keep their value; `null` clears the nullable ones (prompt, schemas,

@@ -12,10 +12,10 @@ use tracing_subscriber::fmt::format::FmtSpan;
 
 /// Collects formatted tracing output.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
@@ -43,7 +43,7 @@ impl<'a> MakeWriter<'a> for Captured {
 /// it computes that interest from the *current thread's* subscriber, so a callsite first reached
 /// by a parallel test without one would stay disabled for good. A second, never-dropped
 /// subscriber keeps tracing on its all-subscribers path; capturing tests also run one at a time.
-fn capture() -> (Captured, Guards) {
+pub(crate) fn capture() -> (Captured, Guards) {
     static KEEP_MULTI_DISPATCH: OnceLock<tracing::Dispatch> = OnceLock::new();
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     KEEP_MULTI_DISPATCH
@@ -60,7 +60,7 @@ fn capture() -> (Captured, Guards) {
 }
 
 /// Uninstalls the subscriber, then lets the next capturing test run (fields drop in order).
-struct Guards(
+pub(crate) struct Guards(
     #[allow(dead_code)] tracing::subscriber::DefaultGuard,
     #[allow(dead_code)] std::sync::MutexGuard<'static, ()>,
 );

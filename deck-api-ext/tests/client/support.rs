@@ -23,6 +23,9 @@ pub struct Reply {
     pub retry_after_date_in: Option<u64>,
     /// Never answers: holds the connection open.
     pub hang: bool,
+    /// Echoes the request: every `{body}` in the reply body becomes the request body, escaped
+    /// as the inside of a JSON string (`{raw}`: as received).
+    pub echo: bool,
 }
 
 impl Reply {
@@ -33,6 +36,7 @@ impl Reply {
             body: Vec::new(),
             retry_after_date_in: None,
             hang: false,
+            echo: false,
         }
     }
 
@@ -56,6 +60,12 @@ impl Reply {
 
     pub fn body(mut self, body: &[u8]) -> Self {
         self.body = body.to_vec();
+        self
+    }
+
+    /// See [`Reply::echo`].
+    pub fn echoing(mut self) -> Self {
+        self.echo = true;
         self
     }
 
@@ -140,14 +150,24 @@ impl Server {
         let Some(received) = read_request(&mut stream).await else {
             return;
         };
+        let request_body = received.body.clone();
         let reply = {
             let mut state = self.state.lock().unwrap();
             state.received.push(received);
             state.replies.pop_front()
         };
-        let reply = reply.unwrap_or_else(|| {
+        let mut reply = reply.unwrap_or_else(|| {
             Reply::status(418).body(b"the test server has no scripted reply left")
         });
+        if reply.echo {
+            let raw = String::from_utf8_lossy(&request_body).into_owned();
+            let quoted = serde_json::to_string(&raw).unwrap();
+            let escaped = &quoted[1..quoted.len() - 1];
+            let text = String::from_utf8_lossy(&reply.body)
+                .replace("{body}", escaped)
+                .replace("{raw}", &raw);
+            reply.body = text.into_bytes();
+        }
         if reply.hang {
             // Hold the connection open until the client gives up.
             let mut sink = [0u8; 1];

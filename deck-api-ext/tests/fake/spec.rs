@@ -376,7 +376,7 @@ async fn tasks_match_the_spec() {
     client
         .update_task()
         .task_id(&made.id)
-        .body(deck_api_ext::api::types::UpdateTaskRequest::builder().prompt(Some("Go".to_owned())))
+        .body(deck_api_ext::api::types::UpdateTaskRequest::builder().prompt("Go"))
         .send()
         .await
         .expect("generated client decodes the updated task");
