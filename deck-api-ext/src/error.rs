@@ -120,6 +120,8 @@ pub struct Error(Box<Inner>);
 struct Inner {
     kind: ErrorKind,
     operation: Option<String>,
+    /// The task run a wait was about (`run_wait.rs`, `run_watch.rs`).
+    run_id: Option<String>,
     status: Option<StatusCode>,
     request_id: Option<String>,
     errors: Vec<ApiErrorDetail>,
@@ -140,6 +142,7 @@ impl Error {
         Error(Box::new(Inner {
             kind,
             operation: operation.map(str::to_owned),
+            run_id: None,
             status: None,
             request_id: None,
             errors: Vec::new(),
@@ -283,6 +286,41 @@ impl Error {
         )
     }
 
+    /// Waiting on task run `run_id` (by `operation`, the polling operation) reached its deadline
+    /// `limit` before the run ended or paused: the message says the last status seen (as Deck
+    /// spelled it), or that none was, and `last_error` (what the last failed poll said, if the
+    /// last poll failed) becomes the [`source`](StdError::source).
+    pub(crate) fn run_deadline(
+        operation: &str,
+        run_id: &str,
+        limit: Duration,
+        last_status: Option<&str>,
+        last_error: Option<Error>,
+    ) -> Self {
+        let status = match last_status {
+            Some(status) => format!("last status \"{status}\""),
+            None => "no status received yet".to_owned(),
+        };
+        let mut message =
+            format!("the run did not end or pause within its wait deadline of {limit:?}; {status}");
+        if let Some(error) = &last_error {
+            message.push_str(&format!("; the last poll failed: {error}"));
+        }
+        let mut error =
+            Error::new(ErrorKind::Timeout, Some(operation), message).with_run_id(run_id);
+        if let Some(last) = last_error {
+            error = error.with_source(last);
+        }
+        error
+    }
+
+    /// This error, about task run `run_id` (a wait's poll, a watcher's confirmation); `Display`
+    /// names the run after the operation.
+    pub(crate) fn with_run_id(mut self, run_id: &str) -> Self {
+        self.0.run_id = Some(run_id.to_owned());
+        self
+    }
+
     /// An error that looks like one Deck returned: for tests of code that handles errors (a mock
     /// of a service using this client), without a server.
     ///
@@ -331,9 +369,14 @@ impl Error {
             }
         };
         clean(&mut inner.message);
-        for text in [&mut inner.request_id, &mut inner.path, &mut inner.operation]
-            .into_iter()
-            .flatten()
+        for text in [
+            &mut inner.request_id,
+            &mut inner.path,
+            &mut inner.operation,
+            &mut inner.run_id,
+        ]
+        .into_iter()
+        .flatten()
         {
             clean(text);
         }
@@ -416,6 +459,13 @@ impl Error {
     /// The operation that failed, as the spec's operationId (`listTaskRunStorage`), when known.
     pub fn operation(&self) -> Option<&str> {
         self.0.operation.as_deref()
+    }
+
+    /// The task run this error is about, for errors of run waits
+    /// ([`Deck::wait_for_run`](crate::Deck::wait_for_run), [`RunWatch`](crate::run_watch::RunWatch)):
+    /// a deadline, or a poll that failed for good.
+    pub fn run_id(&self) -> Option<&str> {
+        self.0.run_id.as_deref()
     }
 
     /// The HTTP status of the response, for [`ErrorKind::Api`] errors.
@@ -589,6 +639,9 @@ impl fmt::Display for Error {
         if let Some(op) = &inner.operation {
             write!(f, "{op}: ")?;
         }
+        if let Some(run_id) = &inner.run_id {
+            write!(f, "run {}: ", clip(run_id, QUOTE_LIMIT))?;
+        }
         match inner.kind {
             ErrorKind::Api => self.fmt_api(f)?,
             ErrorKind::Decode => {
@@ -618,6 +671,9 @@ impl fmt::Debug for Error {
         let mut d = f.debug_struct("Error");
         d.field("kind", &inner.kind);
         d.field("operation", &inner.operation);
+        if let Some(run_id) = &inner.run_id {
+            d.field("run_id", run_id);
+        }
         if let Some(status) = inner.status {
             d.field("status", &status);
         }

@@ -65,6 +65,7 @@ pub mod prelude {
     pub use crate::call::{CallExt, CallOptions, ListExt};
     pub use crate::client::Deck;
     pub use crate::error::{Error, ErrorKind, Result};
+    pub use crate::run_status::RunStatusExt;
 }
 
 // Pagination for every list endpoint.
@@ -76,6 +77,14 @@ pub mod extraction;
 pub mod storage;
 pub mod task_config;
 pub use storage::StorageItem;
+
+// Task runs: open statuses, start and await one run, watch many on one feed.
+pub mod run_status;
+pub mod run_wait;
+pub mod run_watch;
+pub use run_status::{RunPhase, RunStatusExt};
+pub use run_wait::{RunOutcome, RunWait};
+pub use run_watch::RunWatch;
 
 // Webhook signature verification.
 #[cfg(feature = "webhooks")]

@@ -79,7 +79,18 @@ mod tests {
         assert_eq!(
             sensitive_paths("createEventDestination"),
             SensitivePaths {
-                request: &["webhook.secret"],
+                // The other destination types' configs carry their credentials in requests.
+                request: &[
+                    "aws_eventbridge",
+                    "aws_kinesis",
+                    "aws_s3",
+                    "aws_sqs",
+                    "azure_servicebus",
+                    "gcp_pubsub",
+                    "hookdeck",
+                    "rabbitmq",
+                    "webhook.secret"
+                ],
                 response: &["webhook.secret"],
             }
         );

@@ -1,5 +1,6 @@
-//! The client against a scripted local server: setup, errors, retries, secrets in logs, and
-//! arbitrary responses (proptest).
+//! The client against a scripted local server: setup, errors, retries, secrets in logs,
+//! arbitrary responses (proptest), and starting and waiting for task runs (against a model of
+//! Deck's runs and events feed).
 
 mod support;
 
@@ -10,5 +11,7 @@ mod patch_fields;
 mod proptest;
 mod rate_limit;
 mod retry;
+mod run_model;
+mod runs;
 mod secrets;
 mod secrets_fields;

@@ -193,7 +193,7 @@ impl Server {
     }
 }
 
-async fn read_request(stream: &mut TcpStream) -> Option<Received> {
+pub async fn read_request(stream: &mut TcpStream) -> Option<Received> {
     let mut buf = Vec::new();
     let head_end = loop {
         let mut chunk = [0u8; 4096];

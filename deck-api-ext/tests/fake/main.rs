@@ -1,6 +1,6 @@
 //! The fake Deck server's own tests: faults, pagination, the server itself, agreement with the
-//! spec, the storage origin, the run lifecycle, every list endpoint, and coverage of
-//! `spec/catalogue.json`. Built only with the `fake` feature (`required-features` in
+//! spec, the storage origin, the run lifecycle, every list endpoint, coverage of
+//! `spec/catalogue.json`, and the client's run waits end to end against the lifecycle. Built only with the `fake` feature (`required-features` in
 //! Cargo.toml).
 
 mod support;
@@ -11,6 +11,7 @@ mod lifecycle;
 mod lists;
 mod pagination;
 mod resources;
+mod runs;
 mod server;
 mod spec;
 mod storage_origin;
