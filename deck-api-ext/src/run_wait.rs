@@ -169,7 +169,18 @@ impl Deck {
             include_storage: false,
             timeout: DEFAULT_WAIT_TIMEOUT,
             backoff: Backoff::new(DEFAULT_FIRST_POLL, DEFAULT_MAX_POLL),
+            on_poll: None,
         }
+    }
+}
+
+/// What [`RunWait::on_poll`] calls.
+#[derive(Clone)]
+struct OnPoll(Arc<dyn Fn(&GetTaskRunResponse) + Send + Sync>);
+
+impl std::fmt::Debug for OnPoll {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnPoll")
     }
 }
 
@@ -182,9 +193,20 @@ pub struct RunWait {
     include_storage: bool,
     timeout: Duration,
     backoff: Backoff,
+    on_poll: Option<OnPoll>,
 }
 
 impl RunWait {
+    /// Calls `observe` with the run every time a poll fetched it, the last one included, before
+    /// the wait decides whether to go on: e.g. to report each status change as it is seen.
+    pub fn on_poll(
+        mut self,
+        observe: impl Fn(&GetTaskRunResponse) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_poll = Some(OnPoll(Arc::new(observe)));
+        self
+    }
+
     /// Fetch the run with `include=storage`, so the outcome carries its storage items
     /// ([`RunOutcome::storage_items`]).
     pub fn include_storage(mut self) -> Self {
@@ -230,6 +252,9 @@ impl RunWait {
                 Err(_) => break,
                 Ok(Ok(run)) => {
                     last_error = None;
+                    if let Some(OnPoll(observe)) = &self.on_poll {
+                        observe(&run);
+                    }
                     let status = run.status.name().into_owned();
                     match RunOutcome::of(run) {
                         Ok(outcome) => return Ok(outcome),

@@ -98,7 +98,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let session = connect::connect(cli.base_url.as_deref()).await?;
     tokio::select! {
-        result = commands::run(&session.deck, cli.command) => result,
+        result = commands::run(&session.deck, cli.command, session.is_demo()) => result,
         () = stop_requested() => Err(Failure::Interrupted),
     }
 }

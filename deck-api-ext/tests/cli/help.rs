@@ -19,6 +19,7 @@ async fn help_texts() {
         ("deck_runs", &["runs", "--help"]),
         ("deck_runs_list", &["runs", "list", "--help"]),
         ("deck_runs_get", &["runs", "get", "--help"]),
+        ("deck_runs_wait", &["runs", "wait", "--help"]),
         ("deck_runs_cancel", &["runs", "cancel", "--help"]),
         ("deck_runs_answer", &["runs", "answer", "--help"]),
         ("deck_events", &["events", "--help"]),
@@ -131,6 +132,10 @@ async fn usage_errors_of_the_api_commands_are_one_line_and_exit_2() {
         &["events", "tail", "--interval", "500ms"],
         &["events", "tail", "--interval", "1h1"],
         &["events", "tail", "--since", "2025-01-15", "-n", "3"],
+        &["tasks", "run", "task_1", "--timeout", "0"],
+        &["tasks", "run", "task_1", "--timeout", "31d"],
+        &["runs", "wait", "trun_1", "--timeout", "soon"],
+        &["runs", "wait", "trun_1", "--pull"],
     ] {
         let run = deck(args)
             .env("DECK_API_KEY", crate::support::KEY)

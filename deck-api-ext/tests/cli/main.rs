@@ -6,6 +6,7 @@ mod support;
 
 mod api;
 mod demo;
+mod follow;
 mod help;
 mod hostile;
 mod remote;

@@ -140,6 +140,29 @@ async fn wait_polls_with_backoff_until_a_terminal_status() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn on_poll_sees_every_fetched_run_the_last_included() {
+    let server = Server::start([
+        run_reply("queued"),
+        run_reply("running"),
+        run_reply("running"),
+        run_reply("completed"),
+    ])
+    .await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let outcome = deck(server.url())
+        .wait_for_run("trun_1")
+        .on_poll(move |run| record.lock().unwrap().push(run.status.name().into_owned()))
+        .await
+        .unwrap();
+    assert!(outcome.is_finished());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["queued", "running", "running", "completed"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn wait_waits_at_least_half_the_ceiling() {
     let server = Server::start([run_reply("running"), run_reply("completed")]).await;
     let start = Instant::now();

@@ -26,7 +26,7 @@ Configuration:
   DECK_API_KEY   Your Deck secret key (sk_live_...). It is sent to the Deck API only and never
                  printed. When it is not set and no base URL is given, deck starts a built-in
                  fake Deck server with demo data and says so on stderr, so you can try it
-                 without an account: deck storage pull trun_demo_statements --out deck-files
+                 without an account: deck tasks run task_demo_statements --wait --pull out
   DECK_BASE_URL  The API base URL (default https://api.deck.co/v2); --base-url overrides it.
                  A base URL without DECK_API_KEY is an error (the demo server is not started).
   DECK_RATE_LIMIT
@@ -43,11 +43,18 @@ Output:
   or for a malformed response the JSON path that failed.
 
 Exit status:
-  0    success, also when stdout is closed early (deck events list ... | head -1)
+  0    success, also when stdout is closed early (deck events list ... | head -1); for a
+       run followed to its end (tasks run --wait, runs wait): it completed (and with --pull,
+       every file was downloaded)
   1    the Deck API, the network, a download or a local file operation failed;
        for a pull: at least one file failed (each is reported on its own line)
   2    usage or configuration error: invalid arguments, an empty DECK_API_KEY, an invalid
        base URL, or a base URL without DECK_API_KEY
+  3    the run failed
+  4    the run was canceled
+  5    the run needs input (interaction_required): deck runs answer RUN_ID --input JSON
+  6    the run needs a review (review_required): a person approves it in Deck
+  7    the wait's --timeout passed while the run was still going
   101  internal error (a bug in deck; please report it)
   130  interrupted (Ctrl-C, SIGTERM or SIGHUP)";
 
@@ -56,8 +63,8 @@ Exit status:
 #[command(
     name = "deck",
     version,
-    about = "The Deck API from a terminal: run tasks, list runs and events, and download the \
-             files runs capture.",
+    about = "The Deck API from a terminal: run tasks and follow them, list runs and events, \
+             download the files runs capture.",
     after_help = AFTER_HELP,
     arg_required_else_help = true
 )]
@@ -79,10 +86,10 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Tasks: list them, show one, run one
+    /// Tasks: list them, show one, run one and follow the run
     #[command(subcommand, arg_required_else_help = true)]
     Tasks(TasksCommand),
-    /// Task runs: list, show, cancel, answer an interaction
+    /// Task runs: list, show, wait for, cancel, answer an interaction
     #[command(subcommand, arg_required_else_help = true)]
     Runs(RunsCommand),
     /// Events: list them, or follow new ones
@@ -111,6 +118,17 @@ pub struct PageSize {
     pub limit: u32,
 }
 
+/// How a command follows a run to its end.
+#[derive(Debug, Clone, Args)]
+pub struct Follow {
+    /// Give up waiting after this long (e.g. 90s, 10m, 1h30m) [default: 1h]
+    #[arg(long, value_name = "DUR", value_parser = values::duration)]
+    pub timeout: Option<Duration>,
+    /// When the run has completed, download its files into DIR, as deck storage pull does
+    #[arg(long, value_name = "DIR")]
+    pub pull: Option<PathBuf>,
+}
+
 /// `deck tasks ...`.
 #[derive(Debug, Subcommand)]
 pub enum TasksCommand {
@@ -133,7 +151,14 @@ pub enum TasksCommand {
         task_id: String,
     },
 
-    /// Run a task: print the run Deck created (status queued)
+    /// Run a task: print the new run, or with --wait follow it to its end
+    ///
+    /// Without --wait, prints the run Deck created (status queued) and exits 0.
+    /// With --wait (implied by --timeout and --pull), prints each status change on stderr,
+    /// then the run as it ended on stdout; the exit status says how it ended: 0 completed,
+    /// 3 failed, 4 canceled, 5 needs input, 6 needs a review, 7 still going at --timeout.
+    /// With --pull, a completed run's files are then downloaded into DIR, as deck storage
+    /// pull does (exit 1 if a file failed).
     ///
     /// Starting is idempotent: a retried request never starts a second run. Pass
     /// --idempotency-key to make re-running this command safe too.
@@ -157,6 +182,11 @@ pub enum TasksCommand {
         /// Idempotency-Key for the request (1-256 characters): the same key never starts two runs
         #[arg(long, value_name = "KEY", value_parser = id_parser())]
         idempotency_key: Option<String>,
+        /// Follow the run to its end (status changes on stderr)
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        follow: Follow,
     },
 }
 
@@ -209,6 +239,20 @@ pub enum RunsCommand {
         /// Sections to add: input, storage, artifacts (repeat or comma-separate)
         #[arg(long, value_name = "SECTION", value_delimiter = ',', value_parser = id_parser())]
         include: Vec<String>,
+    },
+
+    /// Follow a task run to its end: status changes on stderr, the run on stdout
+    ///
+    /// Returns as soon as the run has ended or stops for a person; the exit status says how:
+    /// 0 completed, 3 failed, 4 canceled, 5 needs input, 6 needs a review, 7 still going at
+    /// --timeout. With --pull, a completed run's files are then downloaded into DIR.
+    #[command(verbatim_doc_comment)]
+    Wait {
+        /// The task run (trun_...)
+        #[arg(value_name = "RUN_ID", value_parser = id_parser())]
+        run_id: String,
+        #[command(flatten)]
+        follow: Follow,
     },
 
     /// Ask Deck to cancel a task run; prints the run (status canceling, then canceled)

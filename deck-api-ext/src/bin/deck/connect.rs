@@ -34,7 +34,14 @@ pub struct Session {
     /// The client for every command.
     pub deck: Deck,
     /// The built-in fake Deck server, in demo mode.
-    _demo: Option<FakeDeck>,
+    demo: Option<FakeDeck>,
+}
+
+impl Session {
+    /// Whether the client talks to the built-in demo server.
+    pub fn is_demo(&self) -> bool {
+        self.demo.is_some()
+    }
 }
 
 /// Connects using the process environment; the demo notice goes to stderr.
@@ -99,7 +106,7 @@ pub async fn connect_with(
         .rate_limit(rate_limit)
         .build()
         .map_err(|error| name_the_flag(error, base_url_flag.is_some()))?;
-    Ok(Session { deck, _demo: None })
+    Ok(Session { deck, demo: None })
 }
 
 /// The builder calls a base URL given in code "base URL"; here it came from `--base-url`, so
@@ -128,7 +135,7 @@ async fn start_demo(notice: &mut impl Write) -> Result<Session, Failure> {
     let _ = writeln!(notice, "deck: {}", demo_notice(history.as_deref()));
     Ok(Session {
         deck,
-        _demo: Some(fake),
+        demo: Some(fake),
     })
 }
 

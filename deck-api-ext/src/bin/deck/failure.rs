@@ -5,6 +5,11 @@
 //! | 0 | success, also when stdout was closed early (`deck storage list ... \| head -1`) |
 //! | [`FAILED`] (1) | the Deck API, the network, a download or a local file operation failed; a pull with a failed file |
 //! | [`USAGE`] (2) | invalid arguments or configuration |
+//! | [`RUN_FAILED`] (3) | a followed run ended `failed` |
+//! | [`RUN_CANCELED`] (4) | a followed run ended `canceled` |
+//! | [`RUN_NEEDS_INPUT`] (5) | a followed run waits for input (`interaction_required`) |
+//! | [`RUN_NEEDS_REVIEW`] (6) | a followed run waits for a review (`review_required`) |
+//! | [`WAIT_TIMED_OUT`] (7) | `--timeout` passed while the run was still going |
 //! | 101 | a panic (see `panic_hook`) |
 //! | [`INTERRUPTED`] (130) | Ctrl-C, SIGTERM or SIGHUP |
 //!
@@ -20,6 +25,16 @@ use deck_api_ext::ErrorKind;
 pub const FAILED: u8 = 1;
 /// Exit code: invalid arguments or configuration.
 pub const USAGE: u8 = 2;
+/// Exit code: the run followed to its end failed.
+pub const RUN_FAILED: u8 = 3;
+/// Exit code: the run followed to its end was canceled.
+pub const RUN_CANCELED: u8 = 4;
+/// Exit code: the run followed stopped for input (`interaction_required`).
+pub const RUN_NEEDS_INPUT: u8 = 5;
+/// Exit code: the run followed stopped for a person's review (`review_required`).
+pub const RUN_NEEDS_REVIEW: u8 = 6;
+/// Exit code: the wait's `--timeout` passed while the run was still going.
+pub const WAIT_TIMED_OUT: u8 = 7;
 /// Exit code: interrupted by Ctrl-C, SIGTERM or SIGHUP (128 + SIGINT, as shells report Ctrl-C;
 /// the other two end the same way, so scripts need one code).
 pub const INTERRUPTED: u8 = 130;
@@ -63,10 +78,41 @@ pub enum Failure {
     OutputClosed,
     /// A pull ended with failed files; each was already reported on its own line.
     Incomplete,
+    /// A followed run ended otherwise than `completed`, or stopped for a person; its status
+    /// line was already printed.
+    RunEnded(RunEnd),
+    /// The wait's deadline passed while the run was still going (the error names the run and
+    /// its last status).
+    WaitTimedOut(deck_api_ext::Error),
     /// Ctrl-C, SIGTERM or SIGHUP.
     Interrupted,
     /// `deck` could not get going: the async runtime or the built-in demo server did not start.
     Startup(String),
+}
+
+/// How a followed run ended, when not `completed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// `failed`.
+    Failed,
+    /// `canceled`.
+    Canceled,
+    /// `interaction_required`: paused until `deck runs answer`.
+    NeedsInput,
+    /// `review_required`: paused until a person approves it in Deck.
+    NeedsReview,
+}
+
+impl RunEnd {
+    /// The process exit code for this ending.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            RunEnd::Failed => RUN_FAILED,
+            RunEnd::Canceled => RUN_CANCELED,
+            RunEnd::NeedsInput => RUN_NEEDS_INPUT,
+            RunEnd::NeedsReview => RUN_NEEDS_REVIEW,
+        }
+    }
 }
 
 impl From<deck_api_ext::Error> for Failure {
@@ -87,6 +133,8 @@ impl Failure {
                 USAGE
             }
             Failure::Interrupted => INTERRUPTED,
+            Failure::RunEnded(end) => end.exit_code(),
+            Failure::WaitTimedOut(_) => WAIT_TIMED_OUT,
             Failure::Deck(_)
             | Failure::Malformed(_)
             | Failure::Output(_)
@@ -103,10 +151,10 @@ impl Failure {
             | Failure::Config(message)
             | Failure::Malformed(message)
             | Failure::Startup(message) => Some(message.clone()),
-            Failure::Deck(error) => Some(error.to_string()),
+            Failure::Deck(error) | Failure::WaitTimedOut(error) => Some(error.to_string()),
             Failure::Output(error) => Some(format!("writing to stdout: {error}")),
             Failure::Interrupted => Some("interrupted".to_owned()),
-            Failure::OutputClosed | Failure::Incomplete => None,
+            Failure::OutputClosed | Failure::Incomplete | Failure::RunEnded(_) => None,
         }
     }
 
@@ -140,6 +188,20 @@ mod tests {
         assert_eq!(Failure::Incomplete.exit_code(), FAILED);
         assert_eq!(Failure::OutputClosed.exit_code(), 0);
         assert_eq!(Failure::Interrupted.exit_code(), INTERRUPTED);
+        let ends = [
+            RunEnd::Failed,
+            RunEnd::Canceled,
+            RunEnd::NeedsInput,
+            RunEnd::NeedsReview,
+        ];
+        let mut codes: Vec<u8> = ends
+            .iter()
+            .map(|end| Failure::RunEnded(*end).exit_code())
+            .chain([FAILED, USAGE, WAIT_TIMED_OUT, INTERRUPTED])
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), 8, "every cause has its own code: {codes:?}");
         let config = deck_api_ext::Deck::builder().build().unwrap_err();
         assert_eq!(Failure::Deck(config).exit_code(), USAGE);
     }
@@ -148,6 +210,7 @@ mod tests {
     fn quiet_failures_have_no_message() {
         assert_eq!(Failure::OutputClosed.message(), None);
         assert_eq!(Failure::Incomplete.message(), None);
+        assert_eq!(Failure::RunEnded(RunEnd::Failed).message(), None);
         assert_eq!(
             Failure::Interrupted.message().as_deref(),
             Some("interrupted")

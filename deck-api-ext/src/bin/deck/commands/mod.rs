@@ -5,11 +5,13 @@
 //! |---|---|
 //! | [`tasks`] | `tasks list`, `tasks get`, `tasks run` |
 //! | [`runs`] | `runs list`, `runs get`, `runs cancel`, `runs answer` |
+//! | [`follow`] | `tasks run --wait`, `runs wait`: a run followed to its end |
 //! | [`events`] | `events list`, `events tail` |
 //! | [`list`], [`get`], [`pull`], [`rm`] | `storage list`, `get`, `pull`, `rm` |
 //! | [`show`] | printing an API object or a whole list as sent |
 
 mod events;
+mod follow;
 mod get;
 mod list;
 mod pull;
@@ -24,8 +26,8 @@ use crate::args::{Command, EventsCommand, RunsCommand, StorageCommand, TasksComm
 use crate::failure::Failure;
 use crate::output::JsonLines;
 
-/// Runs `command` against `deck`.
-pub async fn run(deck: &Deck, command: Command) -> Result<(), Failure> {
+/// Runs `command` against `deck`; `demo` when that is the built-in demo server.
+pub async fn run(deck: &Deck, command: Command, demo: bool) -> Result<(), Failure> {
     let out = &mut JsonLines::stdout();
     match command {
         Command::Tasks(command) => match command {
@@ -42,6 +44,8 @@ pub async fn run(deck: &Deck, command: Command) -> Result<(), Failure> {
                 source_id,
                 session_id,
                 idempotency_key,
+                wait,
+                follow,
             } => {
                 let request = tasks::RunRequest {
                     input,
@@ -51,8 +55,17 @@ pub async fn run(deck: &Deck, command: Command) -> Result<(), Failure> {
                     idempotency_key,
                 };
                 let run = tasks::start(deck, &task_id, request).await?;
-                out.write(&run)?;
-                out.flush()
+                if !(wait || follow.timeout.is_some() || follow.pull.is_some()) {
+                    out.write(&run)?;
+                    return out.flush();
+                }
+                let (run_id, status) = tasks::started(&run)?;
+                let options = follow::Options {
+                    timeout: follow.timeout,
+                    pull: follow.pull,
+                    demo,
+                };
+                follow::run(deck, &run_id, Some(status), options, out).await
             }
         },
         Command::Runs(command) => match command {
@@ -82,6 +95,14 @@ pub async fn run(deck: &Deck, command: Command) -> Result<(), Failure> {
                 runs::list(deck, filters, page.limit, out).await
             }
             RunsCommand::Get { run_id, include } => runs::get(deck, &run_id, &include, out).await,
+            RunsCommand::Wait { run_id, follow } => {
+                let options = follow::Options {
+                    timeout: follow.timeout,
+                    pull: follow.pull,
+                    demo,
+                };
+                follow::run(deck, &run_id, None, options, out).await
+            }
             RunsCommand::Cancel { run_id } => runs::cancel(deck, &run_id, out).await,
             RunsCommand::Answer { run_id, input } => runs::answer(deck, &run_id, input, out).await,
         },

@@ -6,8 +6,10 @@ use deck_api_ext::api::types::RunTaskRequest;
 use deck_api_ext::{Deck, ListExt};
 use serde_json::Value;
 
+use deck_api_ext::api::Operation;
+
 use super::show;
-use crate::failure::Failure;
+use crate::failure::{Failure, QUOTE_LIMIT, clip, one_line};
 use crate::output::JsonLines;
 use crate::raw_json::RawObject;
 
@@ -80,4 +82,31 @@ pub async fn start(deck: &Deck, task_id: &str, request: RunRequest) -> Result<Ra
         operation = operation.idempotency_key(key);
     }
     show::fetch(operation).await
+}
+
+/// The operation `deck tasks run` sends.
+const RUN_TASK: &str =
+    <deck_api_ext::api::builder::RunTask<'static> as Operation<'static>>::OPERATION_ID;
+
+/// The new run's id and status from `run` (the body `runTask` returned), reporting the status
+/// on stderr (`deck: trun_x queued`) as the first of the status changes a wait reports.
+pub fn started(run: &RawObject) -> Result<(String, String), Failure> {
+    let field = |name: &str| {
+        run.str_field(name).ok_or_else(|| {
+            Failure::Malformed(format!(
+                "{RUN_TASK}: response body at {name}: the new run has no {name} string"
+            ))
+        })
+    };
+    let (id, status) = (field("id")?, field("status")?);
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "deck: {}",
+        one_line(&format!(
+            "{} {}",
+            clip(&id, QUOTE_LIMIT),
+            clip(&status, QUOTE_LIMIT)
+        ))
+    );
+    Ok((id, status))
 }
