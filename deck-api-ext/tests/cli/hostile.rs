@@ -12,13 +12,19 @@ use deck_api_ext::fake::{Content, Fault, ItemSeed, Route, RunSeed};
 #[tokio::test]
 async fn dot_segment_ids_are_refused_before_any_request() {
     let fake = fake_builder().start().await.unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["storage", "rm", ".."], "storage_id"),
         (&["storage", "rm", "%2e%2e"], "storage_id"),
         (&["storage", "get", "."], "storage_id"),
         (&["storage", "list", ".."], "run_id"),
         (&["storage", "list", "%2E%2e"], "run_id"),
         (&["storage", "list", "."], "run_id"),
+        (&["tasks", "get", ".."], "task_id"),
+        (&["tasks", "run", "."], "task_id"),
+        (&["runs", "get", ".."], "run_id"),
+        (&["runs", "wait", "%2e%2e"], "run_id"),
+        (&["runs", "cancel", "."], "run_id"),
+        (&["runs", "answer", "..", "--input", "{}"], "run_id"),
     ];
     for (args, param) in cases {
         let run = deck(args).against(&fake).run().await;
