@@ -77,7 +77,9 @@ pub mod storage;
 pub mod task_config;
 pub use storage::StorageItem;
 
-// Webhook signature verification.
+// Typed events (GET /events, webhook deliveries) and webhook verification and signing.
+pub mod events;
+pub use events::{Event, EventData, EventType};
 #[cfg(feature = "webhooks")]
 pub mod webhook;
 
