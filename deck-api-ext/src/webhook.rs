@@ -213,7 +213,7 @@ impl fmt::Debug for Webhook {
 }
 
 /// Unix seconds now, by the system clock.
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -1,6 +1,6 @@
 //! The fake Deck server's own tests: faults, pagination, the server itself, agreement with the
-//! spec, the storage origin, the run lifecycle, every list endpoint, and coverage of
-//! `spec/catalogue.json`. Built only with the `fake` feature (`required-features` in
+//! spec, the storage origin, the run lifecycle, every list endpoint, coverage of
+//! `spec/catalogue.json`, and webhook deliveries received by the crate's example. Built only with the `fake` feature (`required-features` in
 //! Cargo.toml).
 
 mod support;
@@ -14,3 +14,4 @@ mod resources;
 mod server;
 mod spec;
 mod storage_origin;
+mod webhooks;
