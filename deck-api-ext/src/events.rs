@@ -64,7 +64,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::error::{Keys, Result, decode_json_with};
+use crate::error::{Keys, QUOTE_LIMIT, Result, clip, clip_message, decode_json_with};
 use crate::storage::StorageItem;
 
 /// A Deck event, from `GET /events`, `GET /events/{id}` or a webhook delivery.
@@ -202,7 +202,8 @@ impl EventData {
 }
 
 /// Why an event's data did not decode into its resource's type: where (a JSON path from the
-/// event, `data.file_size`) and what.
+/// event, `data.file_size`) and what. `Display` cuts both to one line of bounded length; the
+/// fields keep the whole text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DataError {
@@ -214,7 +215,12 @@ pub struct DataError {
 
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "event {}: {}", self.path, self.message)
+        write!(
+            f,
+            "event {}: {}",
+            clip(&self.path, QUOTE_LIMIT),
+            clip_message(&self.message)
+        )
     }
 }
 
@@ -517,6 +523,22 @@ mod tests {
         assert!(error.message.contains("\"12kb\""), "{error}");
         assert_eq!(e.raw_data(), &data);
         assert!(e.storage_item().is_none());
+        assert_eq!(
+            error.to_string(),
+            "event data.file_size: file_size \"12kb\" is not a non-negative decimal integer"
+        );
+
+        // A hostile value is kept whole but never printed whole.
+        let long = "9".repeat(10_000) + "x";
+        let e = event(
+            "storage.created",
+            json!({ "id": "s", "file_name": "a", "file_size": long, "created_at": "2025-01-15T09:31:15Z" }),
+        );
+        let EventData::Undecoded(error) = &e.data else {
+            panic!("{:?}", e.data)
+        };
+        assert!(error.message.len() > 10_000);
+        assert!(error.to_string().chars().count() < 400, "{error}");
 
         // A blank size is not a size either.
         let e = event(
