@@ -523,9 +523,9 @@ impl Store {
             (at.clone(), at_ms),
             &["created_at"],
         );
-        // The body of a webhook delivery: the event as `GET /events/{id}` renders it, without
-        // the `request_id` the envelope adds.
-        let body = Bytes::from(serde_json::to_vec(&Value::Object(event.body)).unwrap_or_default());
+        // The body of a webhook delivery, made when one is queued: the event as
+        // `GET /events/{id}` renders it, without the `request_id` the envelope adds.
+        let mut body: Option<Bytes> = None;
 
         let subscribed: Vec<(String, Option<Target>)> = self.docs[Kind::EventDestination.index()]
             .iter()
@@ -578,7 +578,11 @@ impl Store {
                     destination_id: destination,
                     event_id: id.clone(),
                     target,
-                    body: body.clone(),
+                    body: body
+                        .get_or_insert_with(|| {
+                            Bytes::from(serde_json::to_vec(&event.body).unwrap_or_default())
+                        })
+                        .clone(),
                 });
             }
         }
