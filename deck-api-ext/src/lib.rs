@@ -86,7 +86,9 @@ pub use run_status::{RunPhase, RunStatusExt};
 pub use run_wait::{RunOutcome, RunWait};
 pub use run_watch::RunWatch;
 
-// Webhook signature verification.
+// Typed events (GET /events, webhook deliveries) and webhook verification and signing.
+pub mod events;
+pub use events::{Event, EventData, EventType};
 #[cfg(feature = "webhooks")]
 pub mod webhook;
 

@@ -1,5 +1,5 @@
 //! Task-run statuses, read tolerantly: [`RunStatusExt`] on the generated open enum
-//! [`GetTaskRunResponseStatus`](deck_api::types::GetTaskRunResponseStatus).
+//! [`GetTaskRunResponseStatus`].
 //!
 //! Deck documents a run's status as `queued`, `running`, `canceling` (spelled `cancelling` in the
 //! API-reference field descriptions), `interaction_required`, `review_required`, `completed`,

@@ -13,6 +13,7 @@ use super::clock::rfc3339_ms;
 use super::envelope::{self, RequestId};
 use super::signing::tag;
 use super::state::Kind;
+use crate::webhook::Signer;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
@@ -401,6 +402,27 @@ fn foreign_config(
     Ok(())
 }
 
+/// A webhook signing secret given in the request must be one the fake can sign with:
+/// `whsec_` followed by base64 (Standard Webhooks); a generated one always is.
+fn check_secret(
+    rid: &str,
+    destination_type: &str,
+    given: &Map<String, Value>,
+) -> Result<(), Response> {
+    match given.get("secret") {
+        Some(Value::String(secret))
+            if destination_type == "webhook" && Signer::new(secret).is_err() =>
+        {
+            Err(invalid(
+                rid,
+                "webhook.secret",
+                "`webhook.secret` must be `whsec_` followed by base64.",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The configuration object as returned: the type's documented keys of `merged`; a webhook's
 /// `secret` is generated (`whsec_…`) when none was given.
 fn config_view(
@@ -464,6 +486,9 @@ pub(crate) async fn create_event_destination(
     if destination_type == "webhook" && url.trim().is_empty() {
         return missing(&rid, "webhook.url");
     }
+    if let Err(response) = check_secret(&rid, &destination_type, config) {
+        return response;
+    }
     let events = match events_field(&rid, object.get("events")) {
         Ok(events) => events.unwrap_or_else(|| json!(["*"])),
         Err(response) => return response,
@@ -525,6 +550,9 @@ pub(crate) async fn update_event_destination(
     let config = match object.get(&destination_type).filter(|v| !v.is_null()) {
         None => None,
         Some(Value::Object(given)) => {
+            if let Err(response) = check_secret(&rid, &destination_type, given) {
+                return response;
+            }
             let mut merged = current
                 .body
                 .get(&destination_type)

@@ -35,6 +35,13 @@ impl VirtualClock {
     pub(crate) fn now_ms(&self) -> i64 {
         BASE_MS.saturating_add(duration_ms(self.start.elapsed()))
     }
+
+    /// The tokio instant at which the virtual clock reads `unix_ms` (the start for any earlier
+    /// instant; `None` beyond what an `Instant` can hold).
+    pub(crate) fn instant_at(&self, unix_ms: i64) -> Option<tokio::time::Instant> {
+        let after = u64::try_from(unix_ms.saturating_sub(BASE_MS)).unwrap_or(0);
+        self.start.checked_add(Duration::from_millis(after))
+    }
 }
 
 /// A duration in whole milliseconds, saturating.
@@ -139,8 +146,15 @@ mod tests {
     async fn the_virtual_clock_follows_tokio_time() {
         let clock = VirtualClock::start();
         assert_eq!(clock.now_ms(), BASE_MS);
+        let at = clock.instant_at(BASE_MS + 1250).unwrap();
+        assert_eq!(
+            clock.instant_at(BASE_MS - 5),
+            Some(tokio::time::Instant::now())
+        );
+        assert!(clock.instant_at(i64::MAX).is_none_or(|far| far > at));
         tokio::time::advance(Duration::from_millis(1250)).await;
         assert_eq!(clock.now_ms(), BASE_MS + 1250);
+        assert_eq!(tokio::time::Instant::now(), at);
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! [`TaskSeed::run_plan`](super::TaskSeed::run_plan)) and the state machine the store settles
 //! lazily.
 //!
-//! Nothing runs in the background. Before the fake answers any API request it *settles* every
-//! run up to the virtual clock's now, in time order: each transition happens at its planned
-//! instant (`since + duration`), not when a request happens to observe it, and emits its event
-//! with that instant as `created_at`. Under paused tokio time a test moves the clock with
-//! `tokio::time::advance` and sees exact, reproducible timestamps.
+//! Before the fake answers any API request it *settles* every run up to the virtual clock's
+//! now, in time order: each transition happens at its planned instant (`since + duration`), not
+//! when a request happens to observe it, and emits its event with that instant as
+//! `created_at`. Under paused tokio time a test moves the clock with `tokio::time::advance` and
+//! sees exact, reproducible timestamps. Nothing runs in the background, except that while a
+//! webhook destination the fake sends to is active, its dispatcher (`deliveries`) also settles
+//! at each planned transition, so deliveries go out when the run changes, not when someone
+//! looks.
 //!
 //! ```text
 //! queued ──queued_for──▶ running ──running_for──▶ completed          (default)

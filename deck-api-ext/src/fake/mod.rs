@@ -24,8 +24,20 @@
 //!   elapsed since the fake started, in milliseconds), with one event per transition
 //!   (`task_run.queued`, `.running`, …), `storage.created` per captured item, and
 //!   `<resource>.created|updated|deleted` for agents, sources, credentials, tasks
-//!   (`task.reset` too) and event destinations. Deliveries are recorded (as delivered) for
-//!   active destinations subscribed to an event's type; nothing is sent anywhere.
+//!   (`task.reset` too) and event destinations. Event data writes the REST view's `null`s as
+//!   `""`, as Deck's events do; every event decodes into the typed
+//!   [`Event`](crate::events::Event).
+//! - **Webhook deliveries**: each event is POSTed, signed with the destination's
+//!   `webhook.secret` (Standard Webhooks headers, [`webhook::Signer`](crate::webhook::Signer)),
+//!   to every active webhook destination subscribed to its type (or `*`) whose URL is on a
+//!   loopback host; a failed attempt (not a 2xx within [`WEBHOOK_TIMEOUT`]) is retried after
+//!   each of [`WEBHOOK_RETRY_DELAYS`], and when all fail the destination turns `inactive`. Each
+//!   delivery is listed by `listEventDeliveries` with its `status` (`pending`, `success`,
+//!   `failure`) and `attempts`. Deliveries are sent from their own tasks (bounded by
+//!   [`MAX_QUEUED`] and [`MAX_IN_FLIGHT`]) and never hold up a request; while such a
+//!   destination is active, runs reach their planned transitions without being polled, so the
+//!   events go out on time. Other destinations (remote URLs, SQS, …) are recorded as delivered
+//!   without sending: nothing leaves the machine.
 //! - **Storage origin** ([`FakeDeck::storage_base_url`]): serves file bytes at the pre-signed URLs
 //!   the API returns (`/files/{id}?expires=…&nonce=…&sig=…`): `403` once expired or tampered
 //!   with, `Range` (`206`/`416`), `ETag`/`If-Range`. It needs no credentials and records whether
@@ -40,8 +52,9 @@
 //! - **Recording** ([`FakeDeck::requests`]): every request on both listeners, with the
 //!   `Authorization` value never stored.
 //!
-//! Everything is deterministic under paused tokio time except URL expiry, which uses real time
-//! (make it short with [`FakeDeckBuilder::url_ttl`], or instant with [`FakeDeck::expire_urls`]).
+//! Everything is deterministic under paused tokio time except URL expiry and the
+//! `webhook-timestamp` of deliveries, which use real time (make URLs short-lived with
+//! [`FakeDeckBuilder::url_ttl`], or expire them at once with [`FakeDeck::expire_urls`]).
 //! Resources created through the API are stamped by the virtual clock (one millisecond apart
 //! at least, so an update is always after its creation). The servers stop when the
 //! [`FakeDeck`] is dropped.
@@ -133,6 +146,7 @@ mod api_runs;
 mod clock;
 mod content;
 mod cursor;
+mod deliveries;
 pub mod demo;
 mod envelope;
 mod fault_layer;
@@ -153,6 +167,7 @@ mod storage_origin;
 mod table;
 
 pub use content::Content;
+pub use deliveries::{MAX_IN_FLIGHT, MAX_QUEUED, WEBHOOK_RETRY_DELAYS, WEBHOOK_TIMEOUT};
 pub use faults::{Fault, FaultHandle, Route};
 pub use lifecycle::RunPlan;
 pub use record::{AuthorizationSeen, Origin, REDACTED, RecordedRequest};

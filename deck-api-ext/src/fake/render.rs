@@ -129,7 +129,7 @@ fn opt(value: &Option<String>) -> Value {
 }
 
 /// A task run as the data of `task_run.*` events, as of `at`: the summary fields, never
-/// `input` or `output`.
+/// `input` or `output` (the event writes its `null`s as `""`).
 pub(crate) fn run_summary(run: &Run, at: i64) -> Value {
     json!({
         "id": run.id,
@@ -141,6 +141,7 @@ pub(crate) fn run_summary(run: &Run, at: i64) -> Value {
         "credential_id": run.credential_id,
         "source_id": run.source_id,
         "session_id": run.session_id,
+        "workflow_id": null,
         "runtime_ms": runtime_ms(run, at),
         "created_at": run.created_at,
         "updated_at": run.updated_at,

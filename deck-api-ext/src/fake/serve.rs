@@ -6,7 +6,7 @@
 //! short, and the serve tasks finish once the last connection has closed.
 
 use super::shared::Shared;
-use super::{api, storage_origin};
+use super::{api, deliveries, storage_origin};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -23,7 +23,7 @@ pub(crate) struct Settings {
     pub(crate) rate_limit: Option<(u32, Duration)>,
 }
 
-/// Two running listeners and what is needed to stop them.
+/// Two running listeners, the webhook dispatcher, and what is needed to stop them.
 pub(crate) struct Running {
     pub(crate) shared: Arc<Shared>,
     pub(crate) api_addr: SocketAddr,
@@ -57,6 +57,7 @@ impl Running {
                 storage_origin::router(shared.clone()),
                 shared.clone(),
             ),
+            tokio::spawn(deliveries::dispatch(shared.clone())),
         ];
         Ok(Self {
             shared,

@@ -9,9 +9,9 @@ use super::record::Recorder;
 use super::signing;
 use super::state::Store;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// The result of checking a pre-signed URL's query parameters.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) clock: UrlClock,
     /// The clock of resources and run lifecycles.
     pub(crate) virtual_clock: VirtualClock,
+    /// Wakes the webhook dispatcher (`deliveries`) whenever the store emits an event.
+    pub(crate) delivery_signal: Arc<Notify>,
     store: Mutex<Store>,
     url_ttl_secs: AtomicU64,
     max_issued_expiry: AtomicI64,
@@ -53,7 +55,9 @@ impl Shared {
         shutdown: watch::Receiver<bool>,
         rate_limit: Option<(u32, Duration)>,
     ) -> Self {
+        let store = Store::default();
         Self {
+            delivery_signal: store.delivery_signal(),
             api_key,
             secret,
             storage_base,
@@ -62,7 +66,7 @@ impl Shared {
             idempotency: Idempotency::default(),
             clock: UrlClock::default(),
             virtual_clock: VirtualClock::start(),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(store),
             url_ttl_secs: AtomicU64::new(url_ttl.as_secs()),
             max_issued_expiry: AtomicI64::new(i64::MIN),
             api_requests: AtomicU64::new(0),

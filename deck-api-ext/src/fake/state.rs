@@ -11,12 +11,16 @@
 
 use super::clock::{BASE_INSTANT, BASE_MS, parse_micros, rfc3339, rfc3339_ms};
 use super::content::Content;
+use super::deliveries::{Job, MAX_QUEUED, Outcome, Target};
 use super::lifecycle::{Life, Phase, RunPlan, Step};
 use super::render;
 use super::seed::{ItemSeed, RunSeed, SeedError, SeededRun, TaskSeed, valid_id};
 use super::table::{Doc, Filter, ListQuery, Match, Order, Page, Table, page};
+use bytes::Bytes;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// Seconds between the default `created_at` of consecutive items of a seeded run.
 const ITEM_SPACING_SECS: i64 = 5;
@@ -247,6 +251,10 @@ pub(crate) struct Store {
     now_ms: i64,
     /// The last mutation stamp handed out (see [`Store::stamp`]).
     last_stamp: i64,
+    /// Webhook deliveries waiting for the dispatcher (at most `MAX_QUEUED`).
+    outbox: VecDeque<Job>,
+    /// Wakes the dispatcher whenever an event is emitted.
+    signal: Arc<Notify>,
 }
 
 impl Default for Store {
@@ -262,6 +270,8 @@ impl Default for Store {
             counters: HashMap::new(),
             now_ms: BASE_MS,
             last_stamp: i64::MIN,
+            outbox: VecDeque::new(),
+            signal: Arc::new(Notify::new()),
         }
     }
 }
@@ -487,25 +497,37 @@ impl Store {
         )
     }
 
-    // ---- events -----------------------------------------------------------------------
+    // ---- events and deliveries ---------------------------------------------------------
 
     /// Records an event at `at_ms` and a delivery to every active destination subscribed to
-    /// its type (the fake sends nothing: deliveries are recorded as delivered at once).
-    fn emit(&mut self, event_type: &str, data: Value, at_ms: i64) {
+    /// its type: queued for the dispatcher (`pending`) when the fake can send it (see
+    /// `deliveries`), else recorded as delivered at once. The event's data is the resource
+    /// summary with top-level `null`s written as `""`, as Deck's event serialisation does.
+    fn emit(&mut self, event_type: &str, mut data: Value, at_ms: i64) {
+        if let Value::Object(fields) = &mut data {
+            for value in fields.values_mut() {
+                if value.is_null() {
+                    *value = Value::String(String::new());
+                }
+            }
+        }
         let id = self.mint_doc(Kind::Event);
         let at = rfc3339_ms(at_ms);
         let mut fields = Map::new();
         fields.insert("type".into(), event_type.into());
         fields.insert("data".into(), data);
-        self.insert_doc(
+        let event = self.insert_doc(
             Kind::Event,
             id.clone(),
             fields,
             (at.clone(), at_ms),
             &["created_at"],
         );
+        // The body of a webhook delivery, made when one is queued: the event as
+        // `GET /events/{id}` renders it, without the `request_id` the envelope adds.
+        let mut body: Option<Bytes> = None;
 
-        let subscribed: Vec<String> = self.docs[Kind::EventDestination.index()]
+        let subscribed: Vec<(String, Option<Target>)> = self.docs[Kind::EventDestination.index()]
             .iter()
             .filter(|d| d.str("status") == Some("active"))
             .filter(|d| {
@@ -518,22 +540,112 @@ impl Store {
                             .any(|e| e == "*" || e.as_str() == Some(event_type))
                     })
             })
-            .map(|d| d.id().to_owned())
+            .map(|d| (d.id().to_owned(), Target::of(d)))
             .collect();
-        for destination in subscribed {
+        for (destination, target) in subscribed {
             let delivery = self.mint_doc(Kind::Delivery);
+            let outcome = match &target {
+                None => Outcome::Success,
+                Some(_) if self.outbox.len() >= MAX_QUEUED => Outcome::Failure,
+                Some(_) => Outcome::Pending,
+            };
             let mut fields = Map::new();
-            fields.insert("status".into(), "success".into());
+            fields.insert("status".into(), outcome.status().into());
             fields.insert("event_type".into(), event_type.into());
             fields.insert("event_id".into(), id.clone().into());
-            fields.insert("event_destination_id".into(), destination.into());
-            fields.insert("attempts".into(), 1.into());
+            fields.insert("event_destination_id".into(), destination.clone().into());
+            fields.insert("attempts".into(), u32::from(target.is_none()).into());
+            let stamps: &[&str] = if outcome == Outcome::Success {
+                &["created_at", "delivered_at"]
+            } else {
+                &["created_at"]
+            };
             self.insert_doc(
                 Kind::Delivery,
-                delivery,
+                delivery.clone(),
                 fields,
                 (at.clone(), at_ms),
-                &["created_at", "delivered_at"],
+                stamps,
+            );
+            if outcome != Outcome::Success
+                && let Some(doc) = self.docs[Kind::Delivery.index()].get_mut(&delivery)
+            {
+                doc.body.insert("delivered_at".into(), Value::Null);
+            }
+            if let (Outcome::Pending, Some(target)) = (outcome, target) {
+                self.outbox.push_back(Job {
+                    delivery_id: delivery,
+                    destination_id: destination,
+                    event_id: id.clone(),
+                    target,
+                    body: body
+                        .get_or_insert_with(|| {
+                            Bytes::from(serde_json::to_vec(&event.body).unwrap_or_default())
+                        })
+                        .clone(),
+                });
+            }
+        }
+        self.signal.notify_one();
+    }
+
+    /// What wakes the dispatcher.
+    pub(crate) fn delivery_signal(&self) -> Arc<Notify> {
+        self.signal.clone()
+    }
+
+    /// The deliveries queued since the last call, oldest first.
+    pub(crate) fn take_outbox(&mut self) -> Vec<Job> {
+        self.outbox.drain(..).collect()
+    }
+
+    /// The instant of the next planned run transition, while a webhook destination the fake
+    /// sends to is active (someone is waiting for pushes); `None` otherwise.
+    pub(crate) fn next_wake(&self) -> Option<i64> {
+        let listening = self.docs[Kind::EventDestination.index()]
+            .iter()
+            .any(|d| Target::of(d).is_some());
+        if !listening {
+            return None;
+        }
+        self.active
+            .iter()
+            .filter_map(|id| self.runs.get(id)?.life.next().map(|(at, _)| at))
+            .min()
+    }
+
+    /// Whether a destination exists and is active.
+    pub(crate) fn destination_active(&self, id: &str) -> bool {
+        self.doc(Kind::EventDestination, id)
+            .is_some_and(|d| d.str("status") == Some("active"))
+    }
+
+    /// Records the attempts of a delivery so far and where it stands (`delivered_at` now when
+    /// it succeeded). Deliveries change without events.
+    pub(crate) fn record_attempt(&mut self, delivery_id: &str, attempts: u32, outcome: Outcome) {
+        let now = self.now_ms;
+        let Some(doc) = self.docs[Kind::Delivery.index()].get_mut(delivery_id) else {
+            return;
+        };
+        doc.body.insert("status".into(), outcome.status().into());
+        doc.body.insert("attempts".into(), attempts.into());
+        if outcome == Outcome::Success {
+            doc.body
+                .insert("delivered_at".into(), rfc3339_ms(now).into());
+        }
+    }
+
+    /// Turns an active destination `inactive` after a delivery failed every attempt, with an
+    /// `event_destination.deactivated` event.
+    pub(crate) fn deactivate_destination(&mut self, id: &str) {
+        if self.destination_active(id) {
+            self.update_doc(
+                Kind::EventDestination,
+                id,
+                Some("event_destination.deactivated"),
+                |destination| {
+                    destination.insert("status".into(), "inactive".into());
+                },
             );
         }
     }
@@ -1209,6 +1321,84 @@ mod tests {
             ]
         );
         assert!(store.active.is_empty());
+    }
+
+    fn webhook_destination(store: &mut Store, url: &str) -> String {
+        let fields = json!({
+            "name": "d", "status": "active", "type": "webhook", "events": ["*"],
+            "webhook": { "url": url, "secret": "whsec_c2VjcmV0LXR3bw==" },
+        });
+        let view = store.create_doc(
+            Kind::EventDestination,
+            None,
+            fields.as_object().unwrap().clone(),
+        );
+        view["id"].as_str().unwrap().to_owned()
+    }
+
+    fn delivery_statuses(store: &Store) -> Vec<String> {
+        store.docs[Kind::Delivery.index()]
+            .iter()
+            .map(|d| d.str("status").unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn deliveries_queue_up_to_the_bound_and_fail_beyond_it() {
+        let mut store = Store::default();
+        webhook_destination(&mut store, "http://127.0.0.1:9/hook");
+        for i in 0..MAX_QUEUED {
+            let name = json!({ "name": format!("a{i}") });
+            store.create_doc(Kind::Agent, None, name.as_object().unwrap().clone());
+        }
+        let statuses = delivery_statuses(&store);
+        assert_eq!(statuses.len(), MAX_QUEUED + 1);
+        assert_eq!(
+            statuses.iter().filter(|s| *s == "pending").count(),
+            MAX_QUEUED
+        );
+        assert_eq!(statuses.last().map(String::as_str), Some("failure"));
+        let jobs = store.take_outbox();
+        assert_eq!(jobs.len(), MAX_QUEUED);
+        assert!(store.take_outbox().is_empty());
+        // Room again: the next one queues.
+        store.create_doc(Kind::Agent, None, Map::new());
+        assert_eq!(store.take_outbox().len(), 1);
+    }
+
+    #[test]
+    fn deliveries_off_the_machine_are_recorded_as_delivered_and_wake_nothing() {
+        let mut store = Store::default();
+        let plan = RunPlan::new().queued_for(Duration::from_millis(250));
+        store
+            .add_task(TaskSeed::new("task_t", "T").run_plan(plan))
+            .unwrap();
+        store.run_task("task_t", RunRequest::default()).unwrap();
+        webhook_destination(&mut store, "https://hooks.example/deck");
+        store.create_doc(Kind::Agent, None, Map::new());
+        assert_eq!(delivery_statuses(&store), ["success", "success"]);
+        assert!(store.take_outbox().is_empty());
+        assert_eq!(store.next_wake(), None, "nobody listens");
+        let id = webhook_destination(&mut store, "http://localhost:9/");
+        assert_eq!(store.next_wake(), Some(BASE_MS + 250));
+        // Its own creation is queued for it (and recorded for the remote one).
+        assert_eq!(
+            delivery_statuses(&store),
+            ["success", "success", "success", "pending"]
+        );
+        let delivery = store.doc(Kind::Delivery, "edlv_000004").unwrap();
+        assert_eq!(delivery.body["delivered_at"], Value::Null);
+        assert_eq!(delivery.body["attempts"], 0);
+        store.record_attempt("edlv_000004", 2, Outcome::Success);
+        let delivery = store.doc(Kind::Delivery, "edlv_000004").unwrap();
+        assert_eq!(delivery.body["status"], "success");
+        assert_eq!(delivery.body["attempts"], 2);
+        assert_eq!(delivery.body["delivered_at"], "2025-01-15T09:30:00.000Z");
+        store.deactivate_destination(&id);
+        assert!(!store.destination_active(&id));
+        assert_eq!(store.next_wake(), None);
+        let last = store.docs[Kind::Event.index()].iter().last().unwrap();
+        assert_eq!(last.str("type"), Some("event_destination.deactivated"));
     }
 
     #[test]

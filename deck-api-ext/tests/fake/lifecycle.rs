@@ -170,6 +170,7 @@ async fn the_default_plan_queues_runs_then_completes_on_the_virtual_clock() {
             "credential_id",
             "source_id",
             "session_id",
+            "workflow_id",
             "runtime_ms",
             "created_at",
             "updated_at"
@@ -177,6 +178,12 @@ async fn the_default_plan_queues_runs_then_completes_on_the_virtual_clock() {
     );
     assert_eq!(data["result"], "success");
     assert_eq!(data["runtime_ms"], 2_000);
+    // Deck writes the REST view's nulls as "" in events.
+    assert_eq!(data["workflow_id"], "");
+    assert_eq!(data["credential_id"], "cred_1");
+    let queued = h.get("/events?type=task_run.queued").await.json();
+    assert_eq!(queued["data"][0]["data"]["result"], "");
+    assert_eq!(queued["data"][0]["data"]["runtime_ms"], "");
     let fetched = h
         .get(&format!("/events/{}", event["id"].as_str().unwrap()))
         .await;
