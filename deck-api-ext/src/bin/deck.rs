@@ -4,9 +4,10 @@
 //! deck tasks list [--agent ID] [--status S]                every task, NDJSON
 //! deck tasks get <TASK_ID>                                 one task, JSON
 //! deck tasks run <TASK_ID> [--input JSON|@FILE] [--credential ID] [--source ID]
-//!                                                          start a run, print it
+//!                [--wait] [--timeout DUR] [--pull DIR]     start a run (and follow it)
 //! deck runs list [filters]                                 task runs, NDJSON
 //! deck runs get <RUN_ID> [--include SECTION]               one run, JSON
+//! deck runs wait <RUN_ID> [--timeout DUR] [--pull DIR]     follow a run to its end
 //! deck runs cancel <RUN_ID>                                cancel a run
 //! deck runs answer <RUN_ID> --input JSON|@FILE             answer a run's interaction
 //! deck events list [--type T]... [--since TIME]            events, NDJSON
@@ -15,6 +16,8 @@
 //! deck storage get <STORAGE_ID>                            one item, JSON
 //! deck storage pull <RUN_ID> --out <DIR> [--concurrency N] every file of a run into DIR
 //! deck storage rm <STORAGE_ID>                             delete one item
+//! deck webhook verify --secret S --id ID --timestamp TS --signature SIG [--tolerance DUR]
+//!                     [--now TIME] < body                  verify a delivery (no API call)
 //! ```
 //!
 //! Configuration comes from `DECK_API_KEY`, `DECK_BASE_URL` and `--base-url`; without
@@ -65,7 +68,7 @@ mod values;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use args::Cli;
+use args::{Cli, Command};
 use failure::Failure;
 
 /// How long shutting down waits for work still running (a file being written) after the
@@ -96,9 +99,17 @@ fn main() -> ExitCode {
 /// Runs the command until it ends or the process is asked to stop (Ctrl-C, SIGTERM, SIGHUP).
 /// The command's future is then dropped, which removes partly downloaded temporary files.
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let session = connect::connect(cli.base_url.as_deref()).await?;
+    let work = async move {
+        let command = match cli.command {
+            // Verifying a webhook talks to no server: no key, no demo server.
+            Command::Webhook(command) => return commands::offline(command).await,
+            command => command,
+        };
+        let session = connect::connect(cli.base_url.as_deref()).await?;
+        commands::run(&session.deck, command, session.is_demo()).await
+    };
     tokio::select! {
-        result = commands::run(&session.deck, cli.command, session.is_demo()) => result,
+        result = work => result,
         () = stop_requested() => Err(Failure::Interrupted),
     }
 }

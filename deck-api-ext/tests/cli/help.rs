@@ -25,6 +25,8 @@ async fn help_texts() {
         ("deck_events", &["events", "--help"]),
         ("deck_events_list", &["events", "list", "--help"]),
         ("deck_events_tail", &["events", "tail", "--help"]),
+        ("deck_webhook", &["webhook", "--help"]),
+        ("deck_webhook_verify", &["webhook", "verify", "--help"]),
     ] {
         let run = deck(args).run().await;
         assert_eq!(run.code, 0, "{run:#?}");
@@ -136,6 +138,44 @@ async fn usage_errors_of_the_api_commands_are_one_line_and_exit_2() {
         &["tasks", "run", "task_1", "--timeout", "31d"],
         &["runs", "wait", "trun_1", "--timeout", "soon"],
         &["runs", "wait", "trun_1", "--pull"],
+        &[
+            "webhook",
+            "verify",
+            "--secret",
+            "whsec_x",
+            "--id",
+            "msg_1",
+            "--timestamp",
+            "1",
+        ],
+        &[
+            "webhook",
+            "verify",
+            "--id",
+            "m",
+            "--timestamp",
+            "1",
+            "--signature",
+            "v1,x",
+            "--secret",
+            "whsec_x",
+            "--tolerance",
+            "0s",
+        ],
+        &[
+            "webhook",
+            "verify",
+            "--id",
+            "m",
+            "--timestamp",
+            "1",
+            "--signature",
+            "v1,x",
+            "--secret",
+            "whsec_x",
+            "--now",
+            "tomorrow",
+        ],
     ] {
         let run = deck(args)
             .env("DECK_API_KEY", crate::support::KEY)

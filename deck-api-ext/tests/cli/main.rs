@@ -10,3 +10,4 @@ mod follow;
 mod help;
 mod hostile;
 mod remote;
+mod webhook;

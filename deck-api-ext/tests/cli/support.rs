@@ -53,6 +53,7 @@ impl Run {
 pub struct Deck {
     args: Vec<OsString>,
     env: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
 }
 
 /// `deck <args>`.
@@ -60,6 +61,7 @@ pub fn deck(args: &[&str]) -> Deck {
     Deck {
         args: args.iter().map(OsString::from).collect(),
         env: Vec::new(),
+        stdin: None,
     }
 }
 
@@ -73,6 +75,12 @@ impl Deck {
     /// Sets an environment variable.
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Feeds `bytes` to the run's stdin (otherwise stdin is empty).
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
         self
     }
 
@@ -100,7 +108,27 @@ impl Deck {
     /// Runs to completion and checks what must hold for every run: an exit code (no signal),
     /// no API key and no panic or backtrace in the output.
     pub async fn run(self) -> Run {
-        let output = self.command().output().await.expect("the deck binary runs");
+        let output = match &self.stdin {
+            None => self.command().output().await.expect("the deck binary runs"),
+            Some(bytes) => {
+                use tokio::io::AsyncWriteExt;
+                let mut child = self
+                    .command()
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("the deck binary starts");
+                let mut stdin = child.stdin.take().expect("a piped stdin");
+                // deck may exit before reading (a usage error): a closed pipe is not a failure.
+                let _ = stdin.write_all(bytes).await;
+                drop(stdin);
+                child
+                    .wait_with_output()
+                    .await
+                    .expect("the deck binary runs")
+            }
+        };
         let run = Run {
             code: output
                 .status

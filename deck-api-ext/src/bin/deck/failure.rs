@@ -10,6 +10,7 @@
 //! | [`RUN_NEEDS_INPUT`] (5) | a followed run waits for input (`interaction_required`) |
 //! | [`RUN_NEEDS_REVIEW`] (6) | a followed run waits for a review (`review_required`) |
 //! | [`WAIT_TIMED_OUT`] (7) | `--timeout` passed while the run was still going |
+//! | [`NOT_VERIFIED`] (8) | `webhook verify`: the delivery is not authentic or not current |
 //! | 101 | a panic (see `panic_hook`) |
 //! | [`INTERRUPTED`] (130) | Ctrl-C, SIGTERM or SIGHUP |
 //!
@@ -35,6 +36,8 @@ pub const RUN_NEEDS_INPUT: u8 = 5;
 pub const RUN_NEEDS_REVIEW: u8 = 6;
 /// Exit code: the wait's `--timeout` passed while the run was still going.
 pub const WAIT_TIMED_OUT: u8 = 7;
+/// Exit code: `webhook verify` rejected the delivery.
+pub const NOT_VERIFIED: u8 = 8;
 /// Exit code: interrupted by Ctrl-C, SIGTERM or SIGHUP (128 + SIGINT, as shells report Ctrl-C;
 /// the other two end the same way, so scripts need one code).
 pub const INTERRUPTED: u8 = 130;
@@ -84,6 +87,8 @@ pub enum Failure {
     /// The wait's deadline passed while the run was still going (the error names the run and
     /// its last status).
     WaitTimedOut(deck_api_ext::Error),
+    /// `webhook verify` rejected the delivery: why.
+    NotVerified(String),
     /// Ctrl-C, SIGTERM or SIGHUP.
     Interrupted,
     /// `deck` could not get going: the async runtime or the built-in demo server did not start.
@@ -135,6 +140,7 @@ impl Failure {
             Failure::Interrupted => INTERRUPTED,
             Failure::RunEnded(end) => end.exit_code(),
             Failure::WaitTimedOut(_) => WAIT_TIMED_OUT,
+            Failure::NotVerified(_) => NOT_VERIFIED,
             Failure::Deck(_)
             | Failure::Malformed(_)
             | Failure::Output(_)
@@ -151,6 +157,7 @@ impl Failure {
             | Failure::Config(message)
             | Failure::Malformed(message)
             | Failure::Startup(message) => Some(message.clone()),
+            Failure::NotVerified(reason) => Some(format!("not verified: {reason}")),
             Failure::Deck(error) | Failure::WaitTimedOut(error) => Some(error.to_string()),
             Failure::Output(error) => Some(format!("writing to stdout: {error}")),
             Failure::Interrupted => Some("interrupted".to_owned()),
@@ -188,6 +195,7 @@ mod tests {
         assert_eq!(Failure::Incomplete.exit_code(), FAILED);
         assert_eq!(Failure::OutputClosed.exit_code(), 0);
         assert_eq!(Failure::Interrupted.exit_code(), INTERRUPTED);
+        assert_eq!(Failure::NotVerified("x".into()).exit_code(), NOT_VERIFIED);
         let ends = [
             RunEnd::Failed,
             RunEnd::Canceled,
@@ -197,11 +205,11 @@ mod tests {
         let mut codes: Vec<u8> = ends
             .iter()
             .map(|end| Failure::RunEnded(*end).exit_code())
-            .chain([FAILED, USAGE, WAIT_TIMED_OUT, INTERRUPTED])
+            .chain([FAILED, USAGE, WAIT_TIMED_OUT, NOT_VERIFIED, INTERRUPTED])
             .collect();
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), 8, "every cause has its own code: {codes:?}");
+        assert_eq!(codes.len(), 9, "every cause has its own code: {codes:?}");
         let config = deck_api_ext::Deck::builder().build().unwrap_err();
         assert_eq!(Failure::Deck(config).exit_code(), USAGE);
     }

@@ -87,6 +87,18 @@ pub fn instant(text: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// A point in time as Unix seconds: an integer (`1614265330`), or an instant [`instant`]
+/// accepts.
+pub fn unix_time(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(seconds);
+    }
+    instant(text)
+        .map(|at| at.timestamp())
+        .map_err(|_| "expected Unix seconds such as 1614265330, or an RFC 3339 time".to_owned())
+}
+
 /// JSON given inline (`{"code":"123456"}`), or read from a file (`@answer.json`) or from stdin
 /// (`@-`), at most [`MAX_INPUT_BYTES`].
 pub fn json_input(text: &str) -> Result<Value, String> {
@@ -173,6 +185,16 @@ mod tests {
         ] {
             assert!(instant(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn unix_times() {
+        assert_eq!(unix_time("1614265330"), Ok(1_614_265_330));
+        assert_eq!(unix_time("-5"), Ok(-5));
+        assert_eq!(unix_time("2021-02-25T15:02:10Z"), Ok(1_614_265_330));
+        assert_eq!(unix_time("2025-01-15"), Ok(1_736_899_200));
+        assert!(unix_time("now").is_err());
+        assert!(unix_time("99999999999999999999").is_err());
     }
 
     #[test]

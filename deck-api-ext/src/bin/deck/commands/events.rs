@@ -7,10 +7,11 @@
 //! [`OVERLAP`] that re-reads events which became visible late or carry a slightly older time.
 //! Re-read events are recognised by their `id` and not printed again; the ids are remembered
 //! only while they are inside the overlap (at most [`MAX_REMEMBERED`]), so memory stays
-//! bounded however long it runs. Without `--since`, the first page Deck lists is taken as the
-//! latest events (Deck lists them newest first, as its own pages show; the order is not
-//! otherwise documented, so the mark is the newest `created_at` on that page, whatever its
-//! order). A failure that retrying may fix (after the client's own retries) is reported on
+//! bounded however long it runs. Without `--since`, the first page (100 events) is taken as the
+//! latest events, which holds when Deck lists events newest first, as the fake does (Deck does
+//! not document the order; whatever it is, the mark is the newest `created_at` on that page, and
+//! when more pages follow, events older than the page's oldest count as past and are never
+//! printed). A failure that retrying may fix (after the client's own retries) is reported on
 //! stderr and the round is tried again; any other failure ends the command.
 
 use std::collections::HashMap;

@@ -7,6 +7,7 @@
 //! | [`runs`] | `runs list`, `runs get`, `runs cancel`, `runs answer` |
 //! | [`follow`] | `tasks run --wait`, `runs wait`: a run followed to its end |
 //! | [`events`] | `events list`, `events tail` |
+//! | [`webhook`] | `webhook verify` (no API request) |
 //! | [`list`], [`get`], [`pull`], [`rm`] | `storage list`, `get`, `pull`, `rm` |
 //! | [`show`] | printing an API object or a whole list as sent |
 
@@ -19,12 +20,39 @@ mod rm;
 mod runs;
 mod show;
 mod tasks;
+mod webhook;
 
 use deck_api_ext::Deck;
 
-use crate::args::{Command, EventsCommand, RunsCommand, StorageCommand, TasksCommand};
+use crate::args::{
+    Command, EventsCommand, RunsCommand, StorageCommand, TasksCommand, WebhookCommand,
+};
 use crate::failure::Failure;
 use crate::output::JsonLines;
+
+/// Runs a command that needs no API client, key or demo server (`webhook verify`).
+pub async fn offline(command: WebhookCommand) -> Result<(), Failure> {
+    match command {
+        WebhookCommand::Verify {
+            secrets,
+            id,
+            timestamp,
+            signature,
+            tolerance,
+            now,
+        } => {
+            let delivery = webhook::Delivery {
+                secrets,
+                id,
+                timestamp,
+                signature,
+                tolerance,
+                now,
+            };
+            webhook::verify(delivery, &mut JsonLines::stdout()).await
+        }
+    }
+}
 
 /// Runs `command` against `deck`; `demo` when that is the built-in demo server.
 pub async fn run(deck: &Deck, command: Command, demo: bool) -> Result<(), Failure> {
@@ -140,5 +168,6 @@ pub async fn run(deck: &Deck, command: Command, demo: bool) -> Result<(), Failur
         Command::Storage(StorageCommand::Rm { storage_id }) => {
             rm::run(deck, &storage_id, out).await
         }
+        Command::Webhook(command) => offline(command).await,
     }
 }
