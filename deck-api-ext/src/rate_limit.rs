@@ -27,7 +27,7 @@
 //! further, down to what Deck accepted from this client in the last window (its observed share),
 //! at most once per window's worth of grants; a 429 that carries `Retry-After` is followed as
 //! the server says, without lowering the rate. Decreases count once per window's worth of grants, so a volley of 429s from one overshoot counts once. While
-//! requests succeed it grows back by 5 % of the budget per window's worth of successes (additive
+//! requests succeed it grows back by 10 % of the budget per window's worth of successes (additive
 //! increase), never above the configured budget. `session_limit_exceeded` (the concurrency limit on
 //! runs) is not a request-rate signal and changes nothing. A 429 retried with the limiter on waits
 //! for a permit (at the rate that just dropped) instead of stacking an exponential backoff on top.
@@ -174,7 +174,7 @@ impl fmt::Debug for RateLimit {
 }
 
 /// The share of the ceiling regained per window's worth of successes after a decrease.
-const RECOVERY_STEP: f64 = 0.05;
+const RECOVERY_STEP: f64 = 0.10;
 
 /// The share of the allowed permits that may go out at once, ahead of the even schedule.
 const BURST_SHARE: usize = 10;
@@ -483,8 +483,8 @@ mod tests {
         }
         assert_eq!(
             limiter.allowed(),
-            75.0,
-            "+5 % of the budget per window's worth"
+            80.0,
+            "+10 % of the budget per window's worth"
         );
         for _ in 0..10_000 {
             limiter.on_success();
