@@ -77,10 +77,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use deck_api::types::{
-    GetEventResponse, GetTaskRunResponse, GetTaskRunResponseStatus,
-    GetTaskRunResponseStatusKnown as Known,
-};
+use deck_api::types::{GetEventResponse, GetTaskRunResponse, GetTaskRunResponseStatus};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::time::Instant;
@@ -89,6 +86,7 @@ use crate::backoff::Backoff;
 use crate::call::ListExt;
 use crate::client::Deck;
 use crate::error::{Error, Result};
+use crate::events::EventType;
 use crate::run_status::{RunPhase, RunStatusExt};
 use crate::run_wait::{DEFAULT_WAIT_TIMEOUT, GET_TASK_RUN, RunOutcome, deadline_after, fetch_run};
 
@@ -118,13 +116,13 @@ const CONFIRM_CONCURRENCY: usize = 8;
 /// The longest wait between rounds after the feed failed repeatedly.
 const MAX_FEED_BACKOFF: Duration = Duration::from_secs(60);
 
-/// The statuses whose `task_run.<status>` events make a watched run due for confirmation.
-const FEED_STATUSES: [Known; 5] = [
-    Known::Completed,
-    Known::Failed,
-    Known::Canceled,
-    Known::InteractionRequired,
-    Known::ReviewRequired,
+/// The events that make a watched run due for confirmation: it may have ended or paused.
+const FEED_TYPES: [EventType; 5] = [
+    EventType::TaskRunCompleted,
+    EventType::TaskRunFailed,
+    EventType::TaskRunCanceled,
+    EventType::TaskRunInteractionRequired,
+    EventType::TaskRunReviewRequired,
 ];
 
 /// The prefix of task-run event types (`task_run.completed`).
@@ -558,10 +556,7 @@ impl RunWatch {
             return;
         };
         let created_after = self.window_start(since);
-        let types: Vec<String> = FEED_STATUSES
-            .iter()
-            .map(|status| format!("{TASK_RUN_EVENT}{status}"))
-            .collect();
+        let types: Vec<String> = FEED_TYPES.iter().map(|t| t.as_str().to_owned()).collect();
         let mut pages = self
             .deck
             .api()

@@ -15,7 +15,8 @@ use super::faults::Fault;
 use super::record::query_pairs;
 use super::render::{self, Includes};
 use super::seed::{TaskSeed, valid_id};
-use super::state::{Kind, RUN_FILTERS, RunRequest};
+use super::shared::Shared;
+use super::state::{Kind, RUN_FILTERS, Refusal, RunRequest, Store};
 use super::table::Order;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{StatusCode, Uri};
@@ -255,18 +256,7 @@ pub(crate) async fn cancel_task_run(
         Ok(id) => id,
         Err(response) => return response,
     };
-    let mut store = shared.store();
-    if let Err(refusal) = store.cancel_run(&run_id) {
-        return refused(&rid, refusal);
-    }
-    let view = store
-        .run(&run_id)
-        .map(|run| render::task_run(run, &Includes::default(), Vec::new(), store.now()));
-    drop(store);
-    match view {
-        Some(view) => envelope::json(StatusCode::OK, &rid, view),
-        None => not_found(&rid, "task_run_not_found", "task run", &run_id),
-    }
+    transition(&shared, &rid, &run_id, Store::cancel_run)
 }
 
 /// `POST /v2/task-runs/{id}/interaction` with `{input}`: resumes an `interaction_required`
@@ -284,17 +274,29 @@ pub(crate) async fn submit_interaction(
     if let Err(response) = decode_body::<types::SubmitInteractionRequest>(&body, &["input"], &rid) {
         return response;
     }
-    let mut store = shared.store();
-    if let Err(refusal) = store.submit_interaction(&run_id) {
-        return refused(&rid, refusal);
-    }
-    let view = store
-        .run(&run_id)
-        .map(|run| render::task_run(run, &Includes::default(), Vec::new(), store.now()));
-    drop(store);
+    transition(&shared, &rid, &run_id, Store::submit_interaction)
+}
+
+/// Applies a run transition (`cancel_run`, `submit_interaction`) and answers `200` with the
+/// run as it is now, or the store's refusal (`404`, `409`).
+fn transition(
+    shared: &Shared,
+    rid: &str,
+    run_id: &str,
+    apply: impl FnOnce(&mut Store, &str) -> Result<(), Refusal>,
+) -> Response {
+    let view = {
+        let mut store = shared.store();
+        if let Err(refusal) = apply(&mut store, run_id) {
+            return refused(rid, refusal);
+        }
+        store
+            .run(run_id)
+            .map(|run| render::task_run(run, &Includes::default(), Vec::new(), store.now()))
+    };
     match view {
-        Some(view) => envelope::json(StatusCode::OK, &rid, view),
-        None => not_found(&rid, "task_run_not_found", "task run", &run_id),
+        Some(view) => envelope::json(StatusCode::OK, rid, view),
+        None => not_found(rid, "task_run_not_found", "task run", run_id),
     }
 }
 

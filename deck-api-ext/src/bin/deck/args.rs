@@ -194,6 +194,40 @@ pub enum TasksCommand {
     },
 }
 
+/// The filters of `deck runs list`, sent as `listTaskRuns` query parameters; empty lists and
+/// absent options are not sent.
+#[derive(Debug, Default, Args)]
+pub struct RunFilters {
+    /// Only runs in these statuses (queued, running, canceling, interaction_required,
+    /// review_required, completed, canceled, failed)
+    #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = id_parser())]
+    pub status: Vec<String>,
+    /// Only runs with these results (success, failure, unknown)
+    #[arg(long, value_name = "RESULT", value_delimiter = ',', value_parser = id_parser())]
+    pub outcome: Vec<String>,
+    /// Only runs of this task (task_...)
+    #[arg(long = "task", value_name = "ID", value_parser = id_parser())]
+    pub task_id: Option<String>,
+    /// Only runs of this agent (agt_...)
+    #[arg(long = "agent", value_name = "ID", value_parser = id_parser())]
+    pub agent_id: Option<String>,
+    /// Only runs with this credential (cred_...)
+    #[arg(long = "credential", value_name = "ID", value_parser = id_parser())]
+    pub credential_id: Option<String>,
+    /// Only runs on these sources (src_...)
+    #[arg(long = "source", value_name = "ID", value_delimiter = ',', value_parser = id_parser())]
+    pub source_id: Vec<String>,
+    /// Only runs of this workflow (wflo_...)
+    #[arg(long = "workflow", value_name = "ID", value_parser = id_parser())]
+    pub workflow_id: Option<String>,
+    /// Only runs created after TIME (RFC 3339, or a date: 2025-01-15)
+    #[arg(long, value_name = "TIME", value_parser = values::instant)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only runs created before TIME (RFC 3339, or a date)
+    #[arg(long, value_name = "TIME", value_parser = values::instant)]
+    pub until: Option<DateTime<Utc>>,
+}
+
 /// `deck runs ...`.
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
@@ -203,34 +237,8 @@ pub enum RunsCommand {
     /// (--status running,queued); each value is sent as its own query parameter.
     #[command(verbatim_doc_comment)]
     List {
-        /// Only runs in these statuses (queued, running, canceling, interaction_required,
-        /// review_required, completed, canceled, failed)
-        #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = id_parser())]
-        status: Vec<String>,
-        /// Only runs with these results (success, failure, unknown)
-        #[arg(long, value_name = "RESULT", value_delimiter = ',', value_parser = id_parser())]
-        outcome: Vec<String>,
-        /// Only runs of this task (task_...)
-        #[arg(long = "task", value_name = "ID", value_parser = id_parser())]
-        task_id: Option<String>,
-        /// Only runs of this agent (agt_...)
-        #[arg(long = "agent", value_name = "ID", value_parser = id_parser())]
-        agent_id: Option<String>,
-        /// Only runs with this credential (cred_...)
-        #[arg(long = "credential", value_name = "ID", value_parser = id_parser())]
-        credential_id: Option<String>,
-        /// Only runs on these sources (src_...)
-        #[arg(long = "source", value_name = "ID", value_delimiter = ',', value_parser = id_parser())]
-        source_id: Vec<String>,
-        /// Only runs of this workflow (wflo_...)
-        #[arg(long = "workflow", value_name = "ID", value_parser = id_parser())]
-        workflow_id: Option<String>,
-        /// Only runs created after TIME (RFC 3339, or a date: 2025-01-15)
-        #[arg(long, value_name = "TIME", value_parser = values::instant)]
-        since: Option<DateTime<Utc>>,
-        /// Only runs created before TIME (RFC 3339, or a date)
-        #[arg(long, value_name = "TIME", value_parser = values::instant)]
-        until: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        filters: RunFilters,
         #[command(flatten)]
         page: PageSize,
     },

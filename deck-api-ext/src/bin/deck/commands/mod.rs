@@ -97,31 +97,7 @@ pub async fn run(deck: &Deck, command: Command, demo: bool) -> Result<(), Failur
             }
         },
         Command::Runs(command) => match command {
-            RunsCommand::List {
-                status,
-                outcome,
-                task_id,
-                agent_id,
-                credential_id,
-                source_id,
-                workflow_id,
-                since,
-                until,
-                page,
-            } => {
-                let filters = runs::RunFilters {
-                    status,
-                    outcome,
-                    task_id,
-                    agent_id,
-                    credential_id,
-                    source_id,
-                    workflow_id,
-                    since,
-                    until,
-                };
-                runs::list(deck, filters, page.limit, out).await
-            }
+            RunsCommand::List { filters, page } => runs::list(deck, filters, page.limit, out).await,
             RunsCommand::Get { run_id, include } => runs::get(deck, &run_id, &include, out).await,
             RunsCommand::Wait { run_id, follow } => {
                 let options = follow::Options {

@@ -2,38 +2,15 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, Utc};
 use deck_api_ext::api::types::SubmitInteractionRequest;
 use deck_api_ext::{Deck, ListExt};
 use serde_json::Value;
 
 use super::show;
+use crate::args::RunFilters;
 use crate::failure::Failure;
 use crate::output::JsonLines;
 use crate::raw_json::RawObject;
-
-/// The filters of `deck runs list`; empty lists and `None`s are not sent.
-#[derive(Debug, Default)]
-pub struct RunFilters {
-    /// `status` (repeated).
-    pub status: Vec<String>,
-    /// `outcome` (repeated).
-    pub outcome: Vec<String>,
-    /// `task_id`.
-    pub task_id: Option<String>,
-    /// `agent_id`.
-    pub agent_id: Option<String>,
-    /// `credential_id`.
-    pub credential_id: Option<String>,
-    /// `source_id` (repeated).
-    pub source_id: Vec<String>,
-    /// `workflow_id`.
-    pub workflow_id: Option<String>,
-    /// `created_after`.
-    pub since: Option<DateTime<Utc>>,
-    /// `created_before`.
-    pub until: Option<DateTime<Utc>>,
-}
 
 /// `deck runs list`: every run matching `filters`, NDJSON.
 pub async fn list<W: Write>(
